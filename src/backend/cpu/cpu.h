@@ -1,0 +1,52 @@
+/* backend/cpu: CPU kernels behind one context. Each kernel has a scalar _ref tier (in
+ * tensor/ for quant math, here for the rest) and AVX2 / AVX-512 tiers in their own files,
+ * chosen once at ol_cpu_create from the detected CPU features. Kernels trust their inputs:
+ * shapes are validated once where tensors are bound (model/). The context owns the worker
+ * pool and a scratch buffer; it is used by one thread at a time (the engine thread). */
+#ifndef OL_CPU_H
+#define OL_CPU_H
+
+#include "base/base.h"
+#include "tensor/tensor.h"
+
+typedef enum ol_cpu_tier { OL_CPU_TIER_REF, OL_CPU_TIER_AVX2, OL_CPU_TIER_AVX512, OL_CPU_TIER_COUNT } ol_cpu_tier;
+const char *ol_cpu_tier_name(ol_cpu_tier t);
+
+/* Micro-kernels of one tier. NULL entries fall back to the ref tier. */
+typedef struct ol_cpu_kernels {
+    /* convert an f32 activation row (n elements) to the vec-dot type of weight type w */
+    void (*quant_row[OL_DTYPE_COUNT])(const float *x, void *dst, int64_t n);
+    /* out[c] = dot(weight row w, activation row c) for c < nc (1..OL_CPU_MAX_NC); the
+     * activation rows are x + c*x_stride bytes, already converted for this weight type. */
+    void (*vec_dot[OL_DTYPE_COUNT])(int64_t n, const void *w, const void *x, size_t x_stride,
+                                    int nc, float *out);
+} ol_cpu_kernels;
+#define OL_CPU_MAX_NC 8
+
+/* Fill k with the kernels of tier t (entries a tier lacks are left NULL). Used by tests. */
+void ol_cpu_kernels_get(ol_cpu_tier t, ol_cpu_kernels *k);
+/* The best tier this CPU supports (honours ol_cpu_features_mask). */
+ol_cpu_tier ol_cpu_best_tier(void);
+
+typedef struct ol_cpu ol_cpu;
+/* n_threads >= 1; tier OL_CPU_TIER_COUNT = best available. NULL + err on failure. */
+ol_cpu *ol_cpu_create(int n_threads, ol_cpu_tier tier, ol_err *err);
+void ol_cpu_destroy(ol_cpu *cpu);
+ol_pool *ol_cpu_pool(ol_cpu *cpu);
+ol_cpu_tier ol_cpu_tier_of(const ol_cpu *cpu);
+const ol_cpu_kernels *ol_cpu_kernels_of(const ol_cpu *cpu);
+
+/* y[t][0..n_out) = W · x[t] for t < n_tok, with W = [n_out rows][n_in] of any compute dtype.
+ * x: [n_tok][n_in] f32 (row stride n_in); y: [n_tok][n_out] f32 (row stride ldy >= n_out).
+ * Activations are converted to the weight's vec-dot type once, then the rows of W are split
+ * over the pool's threads. Returns 0 or OL_ENOMEM (scratch growth). */
+int ol_cpu_matmul(ol_cpu *cpu, const ol_tensor *w, const float *x, int64_t n_tok, float *y,
+                  int64_t ldy);
+/* Same, but only rows [row0, row0+n_rows) of W (used for the output head on a vocab slice). */
+int ol_cpu_matmul_rows(ol_cpu *cpu, const ol_tensor *w, int64_t row0, int64_t n_rows,
+                       const float *x, int64_t n_tok, float *y, int64_t ldy);
+
+/* Dequantize row r of W into y (n_in floats): used for embeddings lookup. */
+void ol_cpu_get_row(const ol_tensor *w, int64_t r, float *y);
+
+#endif
