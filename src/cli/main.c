@@ -1,3 +1,42 @@
-/* cli/main.c: the openlora command dispatcher. */
+/* cli/main.c: the openlora command dispatcher: generate, bench, model inspect. */
+#include "cli.h"
+
 #include <stdio.h>
-int main(int argc, char **argv) { (void)argc, (void)argv; puts("openlora"); return 0; }
+#include <string.h>
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "openlora %s: one base model, thousands of LoRA adapters\n"
+            "\n"
+            "usage: openlora <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  generate        generate text from a prompt on the CPU\n"
+            "  bench           measure prompt processing and generation speed\n"
+            "  model inspect   print a GGUF model's metadata and tensors\n"
+            "\n"
+            "Run 'openlora <command> --help' for the options of a command.\n",
+            OL_VERSION);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("openlora %s\n", OL_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "generate")) return ol_cli_generate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return ol_cli_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "model")) return ol_cli_model(argc - 1, argv + 1);
+    fprintf(stderr, "openlora: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -18,43 +18,43 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define GGUF_MAX_STRING (1ull << 30)
-#define GGUF_MAX_ARRAY (1ull << 30)
+#define GGUF_MAX_STRING    (1ull << 30)
+#define GGUF_MAX_ARRAY     (1ull << 30)
 #define GGUF_DEFAULT_ALIGN 32
 
 /* ggml types: id, name, block elements, block bytes (0 = removed id). */
-#define OL_GGML_TYPES(X)                                                                       \
-    X(0, "F32", 1, 4)                                                                          \
-    X(1, "F16", 1, 2)                                                                          \
-    X(2, "Q4_0", 32, 18)                                                                       \
-    X(3, "Q4_1", 32, 20)                                                                       \
-    X(6, "Q5_0", 32, 22)                                                                       \
-    X(7, "Q5_1", 32, 24)                                                                       \
-    X(8, "Q8_0", 32, 34)                                                                       \
-    X(9, "Q8_1", 32, 36)                                                                       \
-    X(10, "Q2_K", 256, 84)                                                                     \
-    X(11, "Q3_K", 256, 110)                                                                    \
-    X(12, "Q4_K", 256, 144)                                                                    \
-    X(13, "Q5_K", 256, 176)                                                                    \
-    X(14, "Q6_K", 256, 210)                                                                    \
-    X(15, "Q8_K", 256, 292)                                                                    \
-    X(16, "IQ2_XXS", 256, 66)                                                                  \
-    X(17, "IQ2_XS", 256, 74)                                                                   \
-    X(18, "IQ3_XXS", 256, 98)                                                                  \
-    X(19, "IQ1_S", 256, 50)                                                                    \
-    X(20, "IQ4_NL", 32, 18)                                                                    \
-    X(21, "IQ3_S", 256, 110)                                                                   \
-    X(22, "IQ2_S", 256, 82)                                                                    \
-    X(23, "IQ4_XS", 256, 136)                                                                  \
-    X(24, "I8", 1, 1)                                                                          \
-    X(25, "I16", 1, 2)                                                                         \
-    X(26, "I32", 1, 4)                                                                         \
-    X(27, "I64", 1, 8)                                                                         \
-    X(28, "F64", 1, 8)                                                                         \
-    X(29, "IQ1_M", 256, 56)                                                                    \
-    X(30, "BF16", 1, 2)                                                                        \
-    X(34, "TQ1_0", 256, 54)                                                                    \
-    X(35, "TQ2_0", 256, 66)                                                                    \
+#define OL_GGML_TYPES(X)                                                                           \
+    X(0, "F32", 1, 4)                                                                              \
+    X(1, "F16", 1, 2)                                                                              \
+    X(2, "Q4_0", 32, 18)                                                                           \
+    X(3, "Q4_1", 32, 20)                                                                           \
+    X(6, "Q5_0", 32, 22)                                                                           \
+    X(7, "Q5_1", 32, 24)                                                                           \
+    X(8, "Q8_0", 32, 34)                                                                           \
+    X(9, "Q8_1", 32, 36)                                                                           \
+    X(10, "Q2_K", 256, 84)                                                                         \
+    X(11, "Q3_K", 256, 110)                                                                        \
+    X(12, "Q4_K", 256, 144)                                                                        \
+    X(13, "Q5_K", 256, 176)                                                                        \
+    X(14, "Q6_K", 256, 210)                                                                        \
+    X(15, "Q8_K", 256, 292)                                                                        \
+    X(16, "IQ2_XXS", 256, 66)                                                                      \
+    X(17, "IQ2_XS", 256, 74)                                                                       \
+    X(18, "IQ3_XXS", 256, 98)                                                                      \
+    X(19, "IQ1_S", 256, 50)                                                                        \
+    X(20, "IQ4_NL", 32, 18)                                                                        \
+    X(21, "IQ3_S", 256, 110)                                                                       \
+    X(22, "IQ2_S", 256, 82)                                                                        \
+    X(23, "IQ4_XS", 256, 136)                                                                      \
+    X(24, "I8", 1, 1)                                                                              \
+    X(25, "I16", 1, 2)                                                                             \
+    X(26, "I32", 1, 4)                                                                             \
+    X(27, "I64", 1, 8)                                                                             \
+    X(28, "F64", 1, 8)                                                                             \
+    X(29, "IQ1_M", 256, 56)                                                                        \
+    X(30, "BF16", 1, 2)                                                                            \
+    X(34, "TQ1_0", 256, 54)                                                                        \
+    X(35, "TQ2_0", 256, 66)                                                                        \
     X(39, "MXFP4", 32, 17)
 
 typedef struct {
@@ -88,7 +88,7 @@ int ol_ggml_type_block_bytes(int t) {
 static const int scalar_size[OL_GGUF_TYPE_COUNT] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
 
 const char *ol_gguf_type_name(ol_gguf_type t) {
-    static const char *n[] = {"u8",  "i8",     "u16",   "i16", "u32", "i32", "f32",
+    static const char *n[] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
                               "bool", "string", "array", "u64", "i64", "f64"};
     return (unsigned)t < OL_GGUF_TYPE_COUNT ? n[t] : "unknown";
 }
@@ -185,7 +185,11 @@ static int parse_value(cursor *c, ol_gguf_kv *kv) {
     int32_t et;
     uint64_t n;
     if ((rc = rd(c, &et, 4, "array element type"))) return rc;
-    if (et < 0 || et >= OL_GGUF_TYPE_COUNT) return fail(c, "unknown array element type%s", NULL);
+    if (et < 0 || et >= OL_GGUF_TYPE_COUNT) {
+        char d[32];
+        snprintf(d, sizeof(d), "%d", et);
+        return fail(c, "unknown array element type %s", d);
+    }
     if (et == OL_GGUF_TYPE_ARRAY) return fail(c, "nested arrays are not allowed%s", NULL);
     if ((rc = rd(c, &n, 8, "array count"))) return rc;
     if (n > GGUF_MAX_ARRAY) return fail(c, "array count exceeds 2^30%s", NULL);
@@ -194,33 +198,60 @@ static int parse_value(cursor *c, ol_gguf_kv *kv) {
     kv->data = c->base + c->pos;
     size_t esz = et == OL_GGUF_TYPE_STRING ? 8 : (size_t)scalar_size[et];
     /* each element takes at least esz bytes: check before allocating anything */
-    if (n > (c->size - c->pos) / esz) return fail(c, "array of %s elements runs past the end of the file", ol_gguf_type_name(et));
+    if (n > (c->size - c->pos) / esz)
+        return fail(c, "array of %s elements runs past the end of the file", ol_gguf_type_name(et));
     if (et != OL_GGUF_TYPE_STRING) {
         c->pos += (size_t)n * esz;
         return 0;
     }
     kv->strs = malloc((size_t)(n ? n : 1) * sizeof(ol_gguf_str));
-    if (!kv->strs) return ol_err_set(c->err, OL_ENOMEM, "gguf: out of memory for %llu strings", (unsigned long long)n);
+    if (!kv->strs)
+        return ol_err_set(c->err, OL_ENOMEM, "gguf: out of memory for %llu strings",
+                          (unsigned long long)n);
     for (uint64_t i = 0; i < n; i++)
         if ((rc = rd_str(c, &kv->strs[i], "array string"))) return rc;
     return 0;
 }
 
+/* Insert kvs[i].key into the open-addressing set idx (cap a power of two, -1 = empty);
+ * returns 1 if an equal key is already there. Linear in n_kv, where a pairwise scan would let
+ * a hostile file with millions of keys stall the loader. */
+static int key_seen(const ol_gguf *g, int64_t *idx, size_t cap, int64_t i) {
+    ol_gguf_str k = g->kvs[i].key;
+    size_t h = (size_t)ol_hash_fnv1a(k.ptr, (size_t)k.len, 0) & (cap - 1);
+    for (; idx[h] >= 0; h = (h + 1) & (cap - 1)) {
+        ol_gguf_str o = g->kvs[idx[h]].key;
+        if (o.len == k.len && !memcmp(o.ptr, k.ptr, (size_t)k.len)) return 1;
+    }
+    idx[h] = i;
+    return 0;
+}
+
 static int parse_kvs(ol_gguf *g, cursor *c) {
-    for (int64_t i = 0; i < g->n_kv; i++) {
+    size_t cap = 16;
+    while (cap < (size_t)g->n_kv * 2) cap *= 2;
+    int64_t *idx = malloc(cap * sizeof(int64_t));
+    if (!idx) return ol_err_set(c->err, OL_ENOMEM, "gguf: out of memory");
+    for (size_t i = 0; i < cap; i++) idx[i] = -1;
+    int rc = 0;
+    for (int64_t i = 0; i < g->n_kv && !rc; i++) {
         ol_gguf_kv *kv = &g->kvs[i];
         c->what = NULL;
-        int rc = rd_str(c, &kv->key, "key");
-        if (rc) return rc;
-        if (kv->key.len == 0) return fail(c, "empty key%s", NULL);
+        if ((rc = rd_str(c, &kv->key, "key"))) break;
+        if (kv->key.len == 0) {
+            rc = fail(c, "empty key%s", NULL);
+            break;
+        }
         set_what(c, "key", kv->key);
-        for (int64_t j = 0; j < i; j++)
-            if (g->kvs[j].key.len == kv->key.len && !memcmp(g->kvs[j].key.ptr, kv->key.ptr, kv->key.len))
-                return fail(c, "duplicate key%s", NULL);
-        if ((rc = parse_value(c, kv))) return rc;
+        if (key_seen(g, idx, cap, i)) {
+            rc = fail(c, "duplicate key%s", NULL);
+            break;
+        }
+        rc = parse_value(c, kv);
     }
+    free(idx);
     c->what = NULL;
-    return 0;
+    return rc;
 }
 
 /* ---- tensor infos ------------------------------------------------------------------------ */
@@ -260,21 +291,22 @@ static int parse_tensor_info(ol_gguf *g, cursor *c, ol_gguf_tensor *t) {
     if ((rc = rd(c, &t->offset, 8, "tensor offset"))) return rc;
     if (t->ne[0] % ti->blck != 0) {
         char d[64];
-        snprintf(d, sizeof(d), "%lld is not a multiple of %s block size %d",
-                 (long long)t->ne[0], ti->name, ti->blck);
+        snprintf(d, sizeof(d), "%lld is not a multiple of %s block size %d", (long long)t->ne[0],
+                 ti->name, ti->blck);
         return fail(c, "row length %s", d);
+    }
+    /* the element count must fit int64 (running products, as the reference checks) */
+    int64_t ne = 1;
+    for (int d = 0; d < OL_GGUF_MAX_DIMS; d++) {
+        if (t->ne[d] != 0 && ne > INT64_MAX / t->ne[d])
+            return fail(c, "element count overflows%s", NULL);
+        ne *= t->ne[d];
     }
     /* nbytes = ne0/blck * bytes * ne1 * ne2 * ne3, overflow-checked */
     size_t nb = (size_t)(t->ne[0] / ti->blck);
     if (ol_mul_size(nb, (size_t)ti->bytes, &nb)) return fail(c, "tensor size overflows%s", NULL);
     for (int d = 1; d < OL_GGUF_MAX_DIMS; d++)
         if (ol_mul_size(nb, (size_t)t->ne[d], &nb)) return fail(c, "tensor size overflows%s", NULL);
-    /* element count must fit int64 too */
-    int64_t ne = 1;
-    for (int d = 0; d < OL_GGUF_MAX_DIMS; d++) {
-        if (t->ne[d] != 0 && ne > INT64_MAX / t->ne[d]) return fail(c, "element count overflows%s", NULL);
-        ne *= t->ne[d];
-    }
     t->nbytes = nb;
     (void)g;
     return 0;
@@ -291,8 +323,9 @@ static int check_tensor_layout(ol_gguf *g, ol_err *err) {
     for (int64_t i = 0; i < g->n_tensors; i++) {
         ol_gguf_tensor *t = &g->tensors[i];
         if (t->offset % g->align)
-            return ol_err_set(err, OL_EFORMAT, "gguf: tensor '%s' offset %llu is not aligned to %zu",
-                              t->name, (unsigned long long)t->offset, g->align);
+            return ol_err_set(err, OL_EFORMAT,
+                              "gguf: tensor '%s' offset %llu is not aligned to %zu", t->name,
+                              (unsigned long long)t->offset, g->align);
         if (t->offset > data_size || t->nbytes > data_size - t->offset)
             return ol_err_set(err, OL_EFORMAT,
                               "gguf: tensor '%s' data [%llu, +%zu) runs past the end of the file "
@@ -307,15 +340,22 @@ static int check_tensor_layout(ol_gguf *g, ol_err *err) {
         if (!ord) return ol_err_set(err, OL_ENOMEM, "gguf: out of memory");
         for (int64_t i = 0; i < g->n_tensors; i++) ord[i] = i;
         qsort_r(ord, (size_t)g->n_tensors, sizeof(int64_t), cmp_off, g->tensors);
-        for (int64_t i = 1; i < g->n_tensors; i++) {
-            const ol_gguf_tensor *a = &g->tensors[ord[i - 1]], *b = &g->tensors[ord[i]];
-            if (a->nbytes > 0 && b->nbytes > 0 && a->offset + a->nbytes > b->offset) {
-                int rc = ol_err_set(err, OL_EFORMAT,
-                                    "gguf: tensors '%s' and '%s' overlap at data offset %llu",
-                                    a->name, b->name, (unsigned long long)b->offset);
-                free(ord);
-                return rc;
+        /* sorted by offset, b overlaps an earlier tensor iff it starts before the furthest
+         * end so far; empty tensors are skipped (comparing sorted neighbours alone misses
+         * A=[0,100) C=[50,60) when an empty B sits between them) */
+        const ol_gguf_tensor *a = NULL; /* non-empty tensor with the furthest end so far */
+        for (int64_t i = 0; i < g->n_tensors; i++) {
+            const ol_gguf_tensor *b = &g->tensors[ord[i]];
+            if (b->nbytes == 0) continue;
+            if (!a || a->offset + a->nbytes <= b->offset) {
+                a = b; /* b starts at or after every earlier end, so it now ends furthest */
+                continue;
             }
+            int rc = ol_err_set(err, OL_EFORMAT,
+                                "gguf: tensors '%s' and '%s' overlap at data offset %llu", a->name,
+                                b->name, (unsigned long long)b->offset);
+            free(ord);
+            return rc;
         }
         free(ord);
     }
@@ -350,7 +390,7 @@ static int parse(ol_gguf *g, ol_err *err) {
     if ((rc = rd(&c, &magic, 4, "magic"))) return rc;
     if (memcmp(&magic, "GGUF", 4)) return fail(&c, "bad magic (not a GGUF file)%s", NULL);
     if ((rc = rd(&c, &g->version, 4, "version"))) return rc;
-    if ((g->version & 0xffff) == 0)
+    if (g->version != 0 && (g->version & 0xffff) == 0)
         return fail(&c, "big-endian GGUF files are not supported%s", NULL);
     if (g->version < 2 || g->version > 3) {
         char d[16];
@@ -376,20 +416,21 @@ static int parse(ol_gguf *g, ol_err *err) {
     if (akv) {
         uint32_t a;
         if (akv->type != OL_GGUF_TYPE_U32)
-            return ol_err_set(err, OL_EFORMAT, "gguf: key 'general.alignment' has type %s, want u32",
+            return ol_err_set(err, OL_EFORMAT,
+                              "gguf: key 'general.alignment' has type %s, want u32",
                               ol_gguf_type_name(akv->type));
         memcpy(&a, akv->data, 4);
         if (a == 0 || (a & (a - 1)) || a > (1u << 20))
             return ol_err_set(err, OL_EFORMAT,
-                              "gguf: key 'general.alignment' = %u is not a power of two <= 2^20", a);
+                              "gguf: key 'general.alignment' = %u is not a power of two <= 2^20",
+                              a);
         g->align = a;
     }
     for (int64_t i = 0; i < n_tensors; i++)
         if ((rc = parse_tensor_info(g, &c, &g->tensors[i]))) return rc;
     c.what = NULL;
     size_t ds = (c.pos + g->align - 1) & ~(g->align - 1);
-    if (n_tensors > 0 && ds > g->size)
-        return fail(&c, "file ends before the data section%s", NULL);
+    if (n_tensors > 0 && ds > g->size) return fail(&c, "file ends before the data section%s", NULL);
     g->data_start = ds > g->size ? g->size : ds;
     if ((rc = build_index(g, err))) return rc;
     return check_tensor_layout(g, err);
@@ -472,12 +513,24 @@ void ol_gguf_close(ol_gguf *g) {
 }
 
 /* ---- accessors --------------------------------------------------------------------------- */
-uint32_t ol_gguf_version(const ol_gguf *g) { return g->version; }
-size_t ol_gguf_alignment(const ol_gguf *g) { return g->align; }
-size_t ol_gguf_file_size(const ol_gguf *g) { return g->size; }
-size_t ol_gguf_data_offset(const ol_gguf *g) { return g->data_start; }
-int64_t ol_gguf_n_kv(const ol_gguf *g) { return g->n_kv; }
-int64_t ol_gguf_n_tensors(const ol_gguf *g) { return g->n_tensors; }
+uint32_t ol_gguf_version(const ol_gguf *g) {
+    return g->version;
+}
+size_t ol_gguf_alignment(const ol_gguf *g) {
+    return g->align;
+}
+size_t ol_gguf_file_size(const ol_gguf *g) {
+    return g->size;
+}
+size_t ol_gguf_data_offset(const ol_gguf *g) {
+    return g->data_start;
+}
+int64_t ol_gguf_n_kv(const ol_gguf *g) {
+    return g->n_kv;
+}
+int64_t ol_gguf_n_tensors(const ol_gguf *g) {
+    return g->n_tensors;
+}
 
 const ol_gguf_kv *ol_gguf_kv_at(const ol_gguf *g, int64_t i) {
     return i >= 0 && i < g->n_kv ? &g->kvs[i] : NULL;
@@ -512,14 +565,45 @@ static int is_int_type(ol_gguf_type t) {
 /* read element i of numeric type t at p as int64 (u64 above INT64_MAX saturates to -1 flag) */
 static int load_int(ol_gguf_type t, const uint8_t *p, int64_t *out) {
     switch (t) {
-    case OL_GGUF_TYPE_U8: *out = *p; return 0;
-    case OL_GGUF_TYPE_BOOL: *out = *p != 0; return 0;
-    case OL_GGUF_TYPE_I8: *out = (int8_t)*p; return 0;
-    case OL_GGUF_TYPE_U16: { uint16_t v; memcpy(&v, p, 2); *out = v; return 0; }
-    case OL_GGUF_TYPE_I16: { int16_t v; memcpy(&v, p, 2); *out = v; return 0; }
-    case OL_GGUF_TYPE_U32: { uint32_t v; memcpy(&v, p, 4); *out = v; return 0; }
-    case OL_GGUF_TYPE_I32: { int32_t v; memcpy(&v, p, 4); *out = v; return 0; }
-    case OL_GGUF_TYPE_I64: { int64_t v; memcpy(&v, p, 8); *out = v; return 0; }
+    case OL_GGUF_TYPE_U8:
+        *out = *p;
+        return 0;
+    case OL_GGUF_TYPE_BOOL:
+        *out = *p != 0;
+        return 0;
+    case OL_GGUF_TYPE_I8:
+        *out = (int8_t)*p;
+        return 0;
+    case OL_GGUF_TYPE_U16: {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        *out = v;
+        return 0;
+    }
+    case OL_GGUF_TYPE_I16: {
+        int16_t v;
+        memcpy(&v, p, 2);
+        *out = v;
+        return 0;
+    }
+    case OL_GGUF_TYPE_U32: {
+        uint32_t v;
+        memcpy(&v, p, 4);
+        *out = v;
+        return 0;
+    }
+    case OL_GGUF_TYPE_I32: {
+        int32_t v;
+        memcpy(&v, p, 4);
+        *out = v;
+        return 0;
+    }
+    case OL_GGUF_TYPE_I64: {
+        int64_t v;
+        memcpy(&v, p, 8);
+        *out = v;
+        return 0;
+    }
     case OL_GGUF_TYPE_U64: {
         uint64_t v;
         memcpy(&v, p, 8);
@@ -527,13 +611,22 @@ static int load_int(ol_gguf_type t, const uint8_t *p, int64_t *out) {
         *out = (int64_t)v;
         return 0;
     }
-    default: return -1;
+    default:
+        return -1;
     }
 }
 
 static double load_float(ol_gguf_type t, const uint8_t *p) {
-    if (t == OL_GGUF_TYPE_F32) { float v; memcpy(&v, p, 4); return v; }
-    if (t == OL_GGUF_TYPE_F64) { double v; memcpy(&v, p, 8); return v; }
+    if (t == OL_GGUF_TYPE_F32) {
+        float v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    if (t == OL_GGUF_TYPE_F64) {
+        double v;
+        memcpy(&v, p, 8);
+        return v;
+    }
     int64_t i = 0;
     load_int(t, p, &i);
     return (double)i;
@@ -555,7 +648,9 @@ int64_t ol_gguf_kv_int(const ol_gguf_kv *kv) {
     return v;
 }
 
-double ol_gguf_kv_float(const ol_gguf_kv *kv) { return load_float(kv->type, kv->data); }
+double ol_gguf_kv_float(const ol_gguf_kv *kv) {
+    return load_float(kv->type, kv->data);
+}
 
 static int want(const ol_gguf *g, const char *key, const ol_gguf_kv **kv, ol_err *err) {
     *kv = ol_gguf_find(g, key);
@@ -572,8 +667,10 @@ int ol_gguf_get_i64(const ol_gguf *g, const char *key, int64_t *out, ol_err *err
     const ol_gguf_kv *kv;
     int rc = want(g, key, &kv, err);
     if (rc) return rc;
-    if (!is_int_type(kv->type) || kv->type == OL_GGUF_TYPE_BOOL || load_int(kv->type, kv->data, out))
+    if (!is_int_type(kv->type) || kv->type == OL_GGUF_TYPE_BOOL)
         return bad_type(key, kv, "an integer", err);
+    if (load_int(kv->type, kv->data, out))
+        return ol_err_set(err, OL_EFORMAT, "gguf: key '%s' (u64) does not fit i64", key);
     return 0;
 }
 
@@ -582,7 +679,8 @@ int ol_gguf_get_u32(const ol_gguf *g, const char *key, uint32_t *out, ol_err *er
     int rc = ol_gguf_get_i64(g, key, &v, err);
     if (rc) return rc;
     if (v < 0 || v > UINT32_MAX)
-        return ol_err_set(err, OL_EFORMAT, "gguf: key '%s' = %lld does not fit u32", key, (long long)v);
+        return ol_err_set(err, OL_EFORMAT, "gguf: key '%s' = %lld does not fit u32", key,
+                          (long long)v);
     *out = (uint32_t)v;
     return 0;
 }

@@ -20,11 +20,19 @@ typedef struct ol_cpu_kernels {
      * activation rows are x + c*x_stride bytes, already converted for this weight type. */
     void (*vec_dot[OL_DTYPE_COUNT])(int64_t n, const void *w, const void *x, size_t x_stride,
                                     int nc, float *out);
+    /* Bytes quant_row writes for a row of n elements. A SIMD tier may append tier-private
+     * data after the standard vec-dot-type row (which always comes first, so the ref
+     * vec_dot can read it); NULL = just the standard row. quant_row, vec_dot and
+     * act_row_bytes of one dtype always come from the same tier. */
+    size_t (*act_row_bytes[OL_DTYPE_COUNT])(int64_t n);
 } ol_cpu_kernels;
 #define OL_CPU_MAX_NC 8
 
-/* Fill k with the kernels of tier t (entries a tier lacks are left NULL). Used by tests. */
+/* Fill k with the kernels of tier t (entries a tier lacks, or that need CPU features this
+ * machine lacks, are left NULL). Used by tests and benches. */
 void ol_cpu_kernels_get(ol_cpu_tier t, ol_cpu_kernels *k);
+/* Bytes of one converted activation row of n elements for weight type w under k. */
+size_t ol_cpu_act_row_bytes(const ol_cpu_kernels *k, ol_dtype w, int64_t n);
 /* The best tier this CPU supports (honours ol_cpu_features_mask). */
 ol_cpu_tier ol_cpu_best_tier(void);
 
@@ -42,7 +50,8 @@ const ol_cpu_kernels *ol_cpu_kernels_of(const ol_cpu *cpu);
  * over the pool's threads. Returns 0 or OL_ENOMEM (scratch growth). */
 int ol_cpu_matmul(ol_cpu *cpu, const ol_tensor *w, const float *x, int64_t n_tok, float *y,
                   int64_t ldy);
-/* Same, but only rows [row0, row0+n_rows) of W (used for the output head on a vocab slice). */
+/* Same, but only rows [row0, row0+n_rows) of W (used for the output head on a vocab slice);
+ * y[t][0..n_rows) receives rows row0.. (column r - row0). */
 int ol_cpu_matmul_rows(ol_cpu *cpu, const ol_tensor *w, int64_t row0, int64_t n_rows,
                        const float *x, int64_t n_tok, float *y, int64_t ldy);
 

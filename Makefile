@@ -1,0 +1,51 @@
+# openlora: the README's two commands, and the pieces they are made of.
+#   make serve   install what is missing, build, fetch the default model, run the main job
+#   make test    install what is missing, build, and run every test (unit, golden, real model,
+#                sanitizers, fuzzing, formatting)
+.PHONY: serve test deps model build build-asan test-unit test-asan fuzz format-check format clean
+
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+JOBS       ?= $(shell nproc)
+PROMPT     ?= The three most useful things to know about LoRA adapters are
+
+serve: deps build model
+	./$(BUILD)/openlora generate -p "$(PROMPT)" -n 64 --temp 0
+
+test: deps build model test-unit test-asan fuzz format-check
+	@echo "make test: all passed"
+
+deps:
+	scripts/install_deps.sh
+
+model:
+	scripts/fetch_model.sh >/dev/null
+
+build:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DOL_WERROR=ON >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+build-asan:
+	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOL_SANITIZE=address -DOL_WERROR=ON >/dev/null
+	cmake --build $(BUILD_ASAN) -j$(JOBS)
+
+test-unit: build model
+	OL_REQUIRE_MODEL=1 ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+test-asan: build-asan model
+	OL_REQUIRE_MODEL=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --test-dir $(BUILD_ASAN) --output-on-failure -j$(JOBS)
+
+fuzz:
+	tests/fuzz/run_fuzz.sh 30
+
+format-check:
+	@files=$$(git ls-files '*.c' '*.h'); \
+	if ! clang-format --dry-run -Werror $$files; then \
+		echo "format-check: run 'make format'"; exit 1; fi
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz

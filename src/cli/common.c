@@ -1,0 +1,88 @@
+/* cli/common.c: option parsing helpers and default-model resolution for the subcommands. */
+#include "cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int ol_cli_model_path(const char *given, char *buf, size_t cap) {
+    if (given) {
+        snprintf(buf, cap, "%s", given);
+        return 0;
+    }
+    const char *env = getenv("OPENLORA_MODEL");
+    if (env && *env) {
+        snprintf(buf, cap, "%s", env);
+        return 0;
+    }
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg)
+        snprintf(buf, cap, "%s/openlora/%s", xdg, OL_DEFAULT_MODEL_FILE);
+    else
+        snprintf(buf, cap, "%s/.cache/openlora/%s", home ? home : ".", OL_DEFAULT_MODEL_FILE);
+    struct stat st;
+    if (stat(buf, &st) != 0) {
+        fprintf(stderr,
+                "openlora: no model given (-m) and the default model is not at %s\n"
+                "          fetch it with: scripts/fetch_model.sh  (or: make model)\n",
+                buf);
+        return -1;
+    }
+    return 0;
+}
+
+int ol_cli_parse_int(const char *opt, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "openlora: %s: '%s' is not an integer in [%ld, %ld]\n", opt, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int ol_cli_parse_float(const char *opt, const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) {
+        fprintf(stderr, "openlora: %s: '%s' is not a number in [%g, %g]\n", opt, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int ol_cli_parse_u64(const char *opt, const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-') {
+        fprintf(stderr, "openlora: %s: '%s' is not a non-negative integer\n", opt, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+const char *ol_cli_opt(int argc, char **argv, int *i, const char *short_name,
+                       const char *long_name, bool *bad) {
+    const char *a = argv[*i];
+    size_t ln = long_name ? strlen(long_name) : 0;
+    if (long_name && !strncmp(a, long_name, ln) && a[ln] == '=') return a + ln + 1;
+    if ((short_name && !strcmp(a, short_name)) || (long_name && !strcmp(a, long_name))) {
+        if (*i + 1 >= argc) {
+            fprintf(stderr, "openlora: option %s needs a value\n", a);
+            *bad = true;
+            return NULL;
+        }
+        *i += 1;
+        return argv[*i];
+    }
+    return NULL;
+}

@@ -1,0 +1,115 @@
+/* kv/kv.c: the paged KV block pool and per-sequence block tables. A free list of block ids
+ * (a stack) makes alloc and free O(1); reference counts allow shared prefix blocks later. */
+#include "kv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct ol_kv_pool {
+    ol_kv_config cfg;
+    size_t elem_bytes;  /* 2 (F16) or 4 (F32) */
+    size_t block_bytes; /* n_layer * 2 * block_size * kv_dim * elem_bytes */
+    int n_blocks;
+    uint8_t *mem;       /* [n_blocks][n_layer][2][block_size][kv_dim] */
+    int32_t *free_ids;  /* stack of free block ids */
+    int n_free;
+    uint16_t *refs;     /* per block */
+};
+
+size_t ol_kv_block_bytes(const ol_kv_config *cfg) {
+    size_t eb = cfg->dtype == OL_DTYPE_F32 ? 4 : 2;
+    return (size_t)cfg->n_layer * 2 * (size_t)cfg->block_size * (size_t)cfg->kv_dim * eb;
+}
+
+ol_kv_pool *ol_kv_pool_create(const ol_kv_config *cfg, ol_err *err) {
+    if (cfg->n_layer < 1 || cfg->kv_dim < 1 || cfg->block_size < 1 || cfg->block_size > 4096 ||
+        (cfg->dtype != OL_DTYPE_F16 && cfg->dtype != OL_DTYPE_F32)) {
+        ol_err_set(err, OL_EINVAL, "kv: invalid pool configuration");
+        return NULL;
+    }
+    size_t bb = ol_kv_block_bytes(cfg);
+    size_t n = cfg->budget_bytes / bb;
+    if (n < 1) {
+        ol_err_set(err, OL_EINVAL, "kv: budget of %zu bytes holds no block (one block is %zu bytes)",
+                   cfg->budget_bytes, bb);
+        return NULL;
+    }
+    if (n > INT32_MAX / 2) n = INT32_MAX / 2;
+    ol_kv_pool *p = calloc(1, sizeof(*p));
+    if (!p) goto nomem;
+    p->cfg = *cfg;
+    p->elem_bytes = cfg->dtype == OL_DTYPE_F32 ? 4 : 2;
+    p->block_bytes = bb;
+    p->n_blocks = (int)n;
+    p->mem = ol_alloc_aligned(n * bb);
+    p->free_ids = malloc(n * sizeof(int32_t));
+    p->refs = calloc(n, sizeof(uint16_t));
+    if (!p->mem || !p->free_ids || !p->refs) goto nomem;
+    /* lowest ids on top of the stack: blocks handed out in address order */
+    for (int i = 0; i < p->n_blocks; i++) p->free_ids[i] = p->n_blocks - 1 - i;
+    p->n_free = p->n_blocks;
+    return p;
+nomem:
+    ol_kv_pool_destroy(p);
+    ol_err_set(err, OL_ENOMEM, "kv: cannot allocate %zu bytes for the KV pool", n * bb);
+    return NULL;
+}
+
+void ol_kv_pool_destroy(ol_kv_pool *p) {
+    if (!p) return;
+    ol_free_aligned(p->mem);
+    free(p->free_ids);
+    free(p->refs);
+    free(p);
+}
+
+const ol_kv_config *ol_kv_pool_config(const ol_kv_pool *p) { return &p->cfg; }
+int ol_kv_pool_n_blocks(const ol_kv_pool *p) { return p->n_blocks; }
+int ol_kv_pool_n_free(const ol_kv_pool *p) { return p->n_free; }
+
+int ol_kv_blocks_for(const ol_kv_pool *p, int n_positions) {
+    return (n_positions + p->cfg.block_size - 1) / p->cfg.block_size;
+}
+
+void ol_kv_seq_init(ol_kv_seq *s) { memset(s, 0, sizeof(*s)); }
+
+int ol_kv_seq_reserve(ol_kv_pool *p, ol_kv_seq *s, int n_positions) {
+    if (n_positions < 0) return OL_EINVAL;
+    int need = ol_kv_blocks_for(p, n_positions);
+    if (need <= s->n_blocks) return 0;
+    if (need - s->n_blocks > p->n_free) return OL_EFULL;
+    if (need > s->cap_blocks) {
+        int cap = s->cap_blocks ? s->cap_blocks : 8;
+        while (cap < need) cap *= 2;
+        int32_t *nb = realloc(s->blocks, (size_t)cap * sizeof(int32_t));
+        if (!nb) return OL_ENOMEM;
+        s->blocks = nb;
+        s->cap_blocks = cap;
+    }
+    while (s->n_blocks < need) {
+        int32_t id = p->free_ids[--p->n_free];
+        p->refs[id] = 1;
+        s->blocks[s->n_blocks++] = id;
+    }
+    return 0;
+}
+
+void ol_kv_seq_release(ol_kv_pool *p, ol_kv_seq *s) {
+    for (int i = 0; i < s->n_blocks; i++) {
+        int32_t id = s->blocks[i];
+        OL_ASSERT(p->refs[id] > 0);
+        if (--p->refs[id] == 0) p->free_ids[p->n_free++] = id;
+    }
+    free(s->blocks);
+    ol_kv_seq_init(s);
+}
+
+void *ol_kv_block_layer(ol_kv_pool *p, int32_t block, int layer, int is_v) {
+    size_t per = (size_t)p->cfg.block_size * (size_t)p->cfg.kv_dim * p->elem_bytes;
+    return p->mem + (size_t)block * p->block_bytes + ((size_t)layer * 2 + (size_t)is_v) * per;
+}
+
+void *ol_kv_row(ol_kv_pool *p, int32_t block, int layer, int is_v, int slot) {
+    return (uint8_t *)ol_kv_block_layer(p, block, layer, is_v) +
+           (size_t)slot * (size_t)p->cfg.kv_dim * p->elem_bytes;
+}
