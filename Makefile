@@ -2,17 +2,18 @@
 #   make serve   install what is missing, build, fetch the default model, run the main job
 #   make test    install what is missing, build, and run every test (unit, golden, real model,
 #                sanitizers, fuzzing, formatting)
-.PHONY: serve test deps model build build-asan test-unit test-asan fuzz format-check format clean
+.PHONY: serve test deps model build build-asan build-tsan test-unit test-asan test-tsan fuzz format-check format clean
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
+BUILD_TSAN ?= build-tsan
 JOBS       ?= $(shell nproc)
 PROMPT     ?= The three most useful things to know about LoRA adapters are
 
 serve: deps build model
 	./$(BUILD)/openlora generate -p "$(PROMPT)" -n 64 --temp 0
 
-test: deps build model test-unit test-asan fuzz format-check
+test: deps build model test-unit test-asan test-tsan fuzz format-check
 	@echo "make test: all passed"
 
 deps:
@@ -29,12 +30,20 @@ build-asan:
 	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOL_SANITIZE=address -DOL_WERROR=ON >/dev/null
 	cmake --build $(BUILD_ASAN) -j$(JOBS)
 
+build-tsan:
+	cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOL_SANITIZE=thread -DOL_WERROR=ON >/dev/null
+	cmake --build $(BUILD_TSAN) -j$(JOBS)
+
 test-unit: build model
 	OL_REQUIRE_MODEL=1 ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 
 test-asan: build-asan model
 	OL_REQUIRE_MODEL=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --test-dir $(BUILD_ASAN) --output-on-failure -j$(JOBS)
+
+# threaded code (worker pool, parallel kernels, attention) under ThreadSanitizer
+test-tsan: build-tsan
+	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir $(BUILD_TSAN) --output-on-failure -L 'base|backend|kv'
 
 fuzz:
 	tests/fuzz/run_fuzz.sh 30
@@ -48,4 +57,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) build-fuzz

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <immintrin.h>
+#include <sched.h>
 
 #define SPIN_ITERS 200000 /* roughly 1-5 ms of pause instructions before sleeping */
 
@@ -40,6 +41,7 @@ static void *worker_main(void *p) {
         while ((g = atomic_load_explicit(&pool->gen, memory_order_acquire)) == seen) {
             if (++spins < SPIN_ITERS) {
                 _mm_pause();
+                if ((spins & 1023) == 0) sched_yield(); /* oversubscribed: let others run */
                 continue;
             }
             pthread_mutex_lock(&pool->mu);
@@ -136,5 +138,8 @@ void ol_pool_run(ol_pool *pool, ol_pool_fn fn, void *ctx) {
     atomic_fetch_add_explicit(&pool->gen, 1, memory_order_release);
     wake_all(pool);
     fn(ctx, 0, pool->n_threads);
-    while (atomic_load_explicit(&pool->n_remaining, memory_order_acquire) > 0) _mm_pause();
+    for (unsigned spins = 1; atomic_load_explicit(&pool->n_remaining, memory_order_acquire) > 0; spins++) {
+        _mm_pause();
+        if ((spins & 1023) == 0) sched_yield();
+    }
 }

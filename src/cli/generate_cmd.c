@@ -164,7 +164,8 @@ int ol_cli_generate(int argc, char **argv) {
     cli_rt rt = {0};
     ol_tokenizer *tok = NULL;
     ol_sampler *smp = NULL;
-    ol_stop_matcher *stop = NULL;
+    ol_stop_matcher stop;
+    bool stop_init = false;
     int32_t *ids = NULL;
     int n_ids = 0;
     ol_detok dt;
@@ -212,11 +213,11 @@ int ol_cli_generate(int argc, char **argv) {
         fprintf(stderr, "openlora: %s\n", err.msg);
         goto done;
     }
-    stop = ol_stop_matcher_create(o.stops, o.n_stops, &err);
-    if (!stop) {
+    if (ol_stop_matcher_init(&stop, o.stops, o.n_stops, &err)) {
         fprintf(stderr, "openlora: %s\n", err.msg);
         goto done;
     }
+    stop_init = true;
     for (int i = 0; i < n_ids; i++) ol_sampler_accept(smp, ids[i]);
     if (o.display_prompt) emit(o.prompt, prompt_len);
 
@@ -225,9 +226,11 @@ int ol_cli_generate(int argc, char **argv) {
     uint64_t t1 = ol_time_ns();
     ol_detok_init(&dt, tok, false);
     dt_init = true;
-    char piece[1024], out[2048];
+    char piece[1024];
+    const char *out;
+    size_t n_out;
     long n_gen = 0;
-    bool stopped = false;
+    int stopped = 0;
     while (n_gen < o.n_predict && !stopped) {
         int32_t id = ol_sampler_sample(smp, rt.logits);
         ol_sampler_accept(smp, id);
@@ -235,21 +238,23 @@ int ol_cli_generate(int argc, char **argv) {
         if (!o.ignore_eos && ol_tokenizer_is_eog(tok, id)) break;
         int n = ol_detok_push(&dt, id, piece, sizeof(piece));
         if (n > 0) {
-            size_t safe = 0;
-            stopped = ol_stop_matcher_push(stop, piece, (size_t)n, out, sizeof(out), &safe);
-            emit(out, safe);
+            stopped = ol_stop_matcher_feed(&stop, piece, (size_t)n, &out, &n_out);
+            if (stopped < 0) {
+                fprintf(stderr, "openlora: out of memory\n");
+                goto done;
+            }
+            emit(out, n_out);
         }
         if (stopped || n_gen == o.n_predict) break;
         if (cli_rt_eval(&rt, &id, 1)) goto done;
     }
     if (!stopped) {
         int n = ol_detok_flush(&dt, piece, sizeof(piece));
-        size_t safe = 0;
-        if (n > 0) stopped = ol_stop_matcher_push(stop, piece, (size_t)n, out, sizeof(out), &safe);
-        emit(out, safe);
+        if (n > 0 && (stopped = ol_stop_matcher_feed(&stop, piece, (size_t)n, &out, &n_out)) >= 0)
+            emit(out, n_out);
         if (!stopped) {
-            safe = ol_stop_matcher_flush(stop, out, sizeof(out));
-            emit(out, safe);
+            ol_stop_matcher_flush(&stop, &out, &n_out);
+            emit(out, n_out);
         }
     }
     emit("\n", 1);
@@ -263,7 +268,7 @@ int ol_cli_generate(int argc, char **argv) {
     rc = 0;
 done:
     if (dt_init) ol_detok_deinit(&dt);
-    ol_stop_matcher_destroy(stop);
+    if (stop_init) ol_stop_matcher_deinit(&stop);
     ol_sampler_destroy(smp);
     free(ids);
     cli_rt_close(&rt);

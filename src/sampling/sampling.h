@@ -20,7 +20,7 @@ typedef struct ol_sampling_params {
     float top_p;             /* (0, 1]; 1 = off */
     float min_p;             /* [0, 1]; 0 = off; keeps p >= min_p * p_max */
     float repeat_penalty;    /* (0, 10]; 1 = off (llama.cpp style, last repeat_last_n tokens) */
-    int32_t repeat_last_n;   /* [-1, 1<<20]; window of the repeat penalty; -1 = all history */
+    int32_t repeat_last_n;   /* >= -1: window of the repeat penalty; 0 = off, -1 = all history */
     float presence_penalty;  /* [-2, 2]; 0 = off (OpenAI style, all accepted tokens) */
     float frequency_penalty; /* [-2, 2]; 0 = off (OpenAI style, all accepted tokens) */
     uint64_t seed;           /* OL_SAMPLING_SEED_RANDOM or any fixed value */
@@ -47,12 +47,13 @@ int ol_sampling_params_validate(const ol_sampling_params *p, ol_err *err);
  *   7. min-p: keep tokens with p >= min_p * p_max
  *   8. draw from what is left, in proportion to p (the kept mass is renormalized).
  * NaN logits count as -inf and +inf as the largest finite float.
- * Cost: O(n_vocab) per call (a bounded heap for top_k <= 256, quickselect otherwise, and an
+ * Cost: O(n_vocab) per call (a bounded heap for top_k <= 4096, quickselect otherwise, and an
  * expected-linear selection for top-p); nothing is allocated per call. */
 typedef struct ol_sampler ol_sampler;
 
 /* params are validated and copied. n_vocab in [1, 2^30]. NULL with err filled on bad params
- * or out of memory. Memory: n_vocab/8 bytes, plus 8*n_vocab when top_k is 0 or > 256. */
+ * or out of memory. Memory: n_vocab/8 bytes, plus 8*n_vocab when top_k is 0 or > 4096
+ * (8*top_k otherwise). */
 ol_sampler *ol_sampler_create(const ol_sampling_params *params, int32_t n_vocab, ol_err *err);
 void ol_sampler_destroy(ol_sampler *s); /* accepts NULL */
 
@@ -64,6 +65,10 @@ int32_t ol_sampler_sample(ol_sampler *s, const float *logits);
  * prompt tokens too if they should be penalized). 0, OL_EINVAL for a token outside
  * [0, n_vocab) (ignored), or OL_ENOMEM (the token is not recorded). */
 int ol_sampler_accept(ol_sampler *s, int32_t token);
+
+/* out[0..n_vocab) = logits after step 1 (penalties), NaN/inf handled as in sampling. For
+ * tests, and for callers that report what the sampler saw. */
+void ol_sampler_penalized_logits(const ol_sampler *s, const float *logits, float *out);
 
 /* Forget the history and restart the random stream from the seed. */
 void ol_sampler_reset(ol_sampler *s);
@@ -87,7 +92,7 @@ int ol_sampler_logprobs(const float *logits, int32_t n_vocab, int32_t token, int
  * and the matcher stays stopped. Matching is on bytes, so UTF-8 stop strings work as is.
  * Caller-allocated; one per request; owned by one thread. */
 #define OL_STOP_MAX_STRINGS 4
-#define OL_STOP_MAX_LEN 256
+#define OL_STOP_MAX_LEN     256
 
 typedef struct ol_stop_matcher {
     char stops[OL_STOP_MAX_STRINGS][OL_STOP_MAX_LEN];
@@ -105,7 +110,7 @@ typedef struct ol_stop_matcher {
 int ol_stop_matcher_init(ol_stop_matcher *m, const char *const *stops, int n_stops, ol_err *err);
 void ol_stop_matcher_deinit(ol_stop_matcher *m);
 
-/* Feed chunk[0..len). On return *emit/*n_emit are the bytes to send to the client now
+/* Feed chunk[0..len). On return *emit and *n_emit give the bytes to send to the client now
  * (borrowed: valid until the next call on m). Returns 1 if a stop string matched (emit ends
  * right before it; later feeds emit nothing), 0 if not, or OL_ENOMEM (nothing consumed). */
 int ol_stop_matcher_feed(ol_stop_matcher *m, const char *chunk, size_t len, const char **emit,

@@ -10,13 +10,10 @@
 
 #define F16(h) ol_f16_to_f32(h)
 
-/* Round to nearest, halves to even (valid for |v| < 2^22): the classic 1.5*2^23 trick. */
-static inline int nearest_int(float v) {
-    float t = v + 12582912.0f;
-    int32_t i;
-    memcpy(&i, &t, 4);
-    return (i & 0x007fffff) - 0x00400000;
-}
+/* Round to nearest, halves to even (ggml's nearest_int for |v| < 2^22). rintf rather than the
+ * 1.5*2^23 addition trick: GCC would contract that addition with the caller's multiply into an
+ * FMA, changing results near ties. */
+static inline int nearest_int(float v) { return (int)__builtin_rintf(v); }
 
 /* Unpack the 12 scale bytes of Q4_K/Q5_K into 8 six-bit scales and 8 six-bit mins. */
 static void unpack_scales_k4(const uint8_t *b, uint8_t sc[8], uint8_t m[8]) {

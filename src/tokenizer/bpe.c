@@ -15,7 +15,8 @@ static bool byte_is_self(unsigned b) {
 
 static void byte_map(uint16_t map[256]) {
     unsigned n = 0;
-    for (unsigned b = 0; b < 256; b++) map[b] = byte_is_self(b) ? (uint16_t)b : (uint16_t)(0x100 + n++);
+    for (unsigned b = 0; b < 256; b++)
+        map[b] = byte_is_self(b) ? (uint16_t)b : (uint16_t)(0x100 + n++);
 }
 
 size_t ol_tok_bpe_decode(const char *s, size_t n, char *out) {
@@ -34,9 +35,12 @@ size_t ol_tok_bpe_decode(const char *s, size_t n, char *out) {
             cp = ((uint32_t)(u[i] & 0x1F) << 6) | (u[i + 1] & 0x3F);
             cl = 2;
         }
-        if (cl == 1 && cp < 0x80 && byte_is_self(cp)) out[o++] = (char)cp;
-        else if (cl == 2 && cp < 0x100 && byte_is_self(cp)) out[o++] = (char)cp;
-        else if (cl == 2 && cp >= 0x100 && cp < 0x144) out[o++] = (char)inv[cp - 0x100];
+        if (cl == 1 && cp < 0x80 && byte_is_self(cp))
+            out[o++] = (char)cp;
+        else if (cl == 2 && cp < 0x100 && byte_is_self(cp))
+            out[o++] = (char)cp;
+        else if (cl == 2 && cp >= 0x100 && cp < 0x144)
+            out[o++] = (char)inv[cp - 0x100];
         else {
             size_t m = cl == 1 ? ol_tok_utf8_len(u[i]) : cl;
             if (m > n - i) m = n - i;
@@ -53,7 +57,8 @@ int ol_tok_bpe_load_merges(ol_tokenizer *t, const ol_gguf *g, ol_err *err) {
     const ol_gguf_kv *kv = NULL;
     int rc = ol_gguf_get_arr(g, "tokenizer.ggml.merges", OL_GGUF_TYPE_STRING, &kv, err);
     if (rc == OL_ENOENT)
-        return ol_err_set(err, OL_EFORMAT, "tokenizer: gpt2 vocabulary without tokenizer.ggml.merges");
+        return ol_err_set(err, OL_EFORMAT,
+                          "tokenizer: gpt2 vocabulary without tokenizer.ggml.merges");
     if (rc) return rc;
     if (kv->arr_n > INT32_MAX / 2)
         return ol_err_set(err, OL_ERANGE, "tokenizer: %llu merges", (unsigned long long)kv->arr_n);
@@ -64,7 +69,8 @@ int ol_tok_bpe_load_merges(ol_tokenizer *t, const ol_gguf *g, ol_err *err) {
     t->mblob = malloc(total + 1);
     t->m_off = malloc((n + 1) * sizeof(uint32_t));
     t->m_len = malloc((n + 1) * sizeof(uint32_t));
-    if (!t->mblob || !t->m_off || !t->m_len) return ol_err_set(err, OL_ENOMEM, "tokenizer: out of memory");
+    if (!t->mblob || !t->m_off || !t->m_len)
+        return ol_err_set(err, OL_ENOMEM, "tokenizer: out of memory");
     uint32_t pos = 0;
     for (uint32_t i = 0; i < n; i++) {
         const char *s = kv->strs[i].ptr;
@@ -163,7 +169,8 @@ static int try_pair(const ol_tokenizer *t, work *w, int l, int r) {
     memcpy(w->key + 4 + a->n, w->word + b->start, b->n);
     int64_t rank = ol_tok_strmap_find(&t->merges, w->key, 4 + (size_t)a->n + b->n);
     if (rank < 0) return 0;
-    return heap_push(w, (bigram){.rank = (int32_t)rank, .left = l, .right = r, .size = a->n + b->n});
+    return heap_push(w,
+                     (bigram){.rank = (int32_t)rank, .left = l, .right = r, .size = a->n + b->n});
 }
 
 /* BPE over one mapped word w->word[0, len). */
@@ -178,8 +185,10 @@ static int encode_word(const ol_tokenizer *t, work *w, size_t len, ol_tok_ids *o
     for (size_t off = 0; off < len; n++) {
         size_t cl = ol_tok_utf8_len((uint8_t)word[off]);
         if (cl > len - off) cl = len - off;
-        w->syms[n] = (sym){.prev = n - 1, .next = off + cl == len ? -1 : n + 1,
-                           .start = (uint32_t)off, .n = (uint32_t)cl};
+        w->syms[n] = (sym){.prev = n - 1,
+                           .next = off + cl == len ? -1 : n + 1,
+                           .start = (uint32_t)off,
+                           .n = (uint32_t)cl};
         off += cl;
     }
     w->n_heap = 0;
@@ -230,7 +239,8 @@ int ol_tok_bpe_encode(const ol_tokenizer *t, const char *text, size_t len, ol_to
             break;
         }
         size_t wl = 0;
-        for (size_t k = 0; k < plen; k++) wl += ol_tok_utf8_encode(map[(uint8_t)clean[start + k]], w.word + wl);
+        for (size_t k = 0; k < plen; k++)
+            wl += ol_tok_utf8_encode(map[(uint8_t)clean[start + k]], w.word + wl);
         rc = encode_word(t, &w, wl, out);
     }
 done:

@@ -22,27 +22,35 @@ static void put(sink *s, const void *p, size_t n) {
     s->n += n;
 }
 
-static void put_fffd(sink *s) { put(s, "\xEF\xBF\xBD", 3); }
+static void put_fffd(sink *s) {
+    put(s, "\xEF\xBF\xBD", 3);
+}
 
 /* Allowed range of the second byte after lead b (the rest are always 80..BF). */
 static void second_range(uint8_t b, uint8_t *lo, uint8_t *hi) {
     *lo = 0x80;
     *hi = 0xBF;
-    if (b == 0xE0) *lo = 0xA0;
-    else if (b == 0xED) *hi = 0x9F;
-    else if (b == 0xF0) *lo = 0x90;
-    else if (b == 0xF4) *hi = 0x8F;
+    if (b == 0xE0)
+        *lo = 0xA0;
+    else if (b == 0xED)
+        *hi = 0x9F;
+    else if (b == 0xF0)
+        *lo = 0x90;
+    else if (b == 0xF4)
+        *hi = 0x8F;
 }
 
 static void feed(ol_detok *d, uint8_t b, sink *s) {
     for (;;) {
         if (d->n_pend == 0) {
-            if (b < 0x80) put(s, &b, 1);
+            if (b < 0x80)
+                put(s, &b, 1);
             else if (b >= 0xC2 && b <= 0xF4) {
                 d->pend[0] = b;
                 d->n_pend = 1;
                 d->n_need = b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
-            } else put_fffd(s);
+            } else
+                put_fffd(s);
             return;
         }
         uint8_t lo = 0x80, hi = 0xBF;
@@ -66,7 +74,9 @@ void ol_detok_init(ol_detok *d, const ol_tokenizer *tok, bool render_special) {
     d->render_special = render_special;
 }
 
-void ol_detok_deinit(ol_detok *d) { memset(d, 0, sizeof(*d)); }
+void ol_detok_deinit(ol_detok *d) {
+    memset(d, 0, sizeof(*d));
+}
 
 int ol_detok_push(ol_detok *d, int32_t id, char *out, size_t cap) {
     const ol_tokenizer *t = d->tok;
@@ -82,7 +92,8 @@ int ol_detok_push(ol_detok *d, int32_t id, char *out, size_t cap) {
         if (s.full) {
             *d = saved;
             n = OL_EFULL;
-        } else n = (int)s.n;
+        } else
+            n = (int)s.n;
     }
     if (buf != small) free(buf);
     return n;

@@ -15,17 +15,20 @@ struct ol_tok_regex {
 
 /* llama.cpp's whitespace: U+0009-000D, 0020, 0085, 00A0, 1680, 2000-200A, 2028, 2029, 202F,
  * 205F, 3000. */
-#define WS "\\t-\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
+#define WS                                                                                         \
+    "\\t-\\r "                                                                                     \
+    "\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
 
 #define RE_CONTRACTIONS_CI "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])"
-#define RE_LLAMA3_TAIL                                                                         \
+#define RE_LLAMA3_TAIL                                                                             \
     "| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n]*|[" WS "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+"
 
 static const char RE_LLAMA3[] =
     RE_CONTRACTIONS_CI "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}" RE_LLAMA3_TAIL;
-static const char RE_QWEN2[] = RE_CONTRACTIONS_CI "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}" RE_LLAMA3_TAIL;
-static const char RE_GPT2[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS
-                              "\\p{L}\\p{N}]+|[" WS "]+(?![^" WS "])";
+static const char RE_QWEN2[] =
+    RE_CONTRACTIONS_CI "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}" RE_LLAMA3_TAIL;
+static const char RE_GPT2[] =
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS "\\p{L}\\p{N}]+|[" WS "]+(?![^" WS "])";
 static const char RE_DIGIT[] = "\\p{N}";
 static const char RE_DEFAULT_PUNCT[] = "[\\p{P}\\$\\+<=>\\^~\\|]+";
 static const char RE_DIGITS[] = "\\p{N}+";
@@ -111,8 +114,8 @@ static int piece_add(pieces *p, size_t start, size_t len) {
 }
 
 /* Split text[start, start+len) with one regex, appending pieces to out. */
-static int split_one(const pcre2_code *code, pcre2_match_data *md, const char *text,
-                     size_t start, size_t len, pieces *out, ol_err *err) {
+static int split_one(const pcre2_code *code, pcre2_match_data *md, const char *text, size_t start,
+                     size_t len, pieces *out, ol_err *err) {
     PCRE2_SPTR subj = (PCRE2_SPTR)(text + start);
     size_t pos = 0, prev = 0;
     int rc = 0;

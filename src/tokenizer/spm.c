@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 typedef struct sym {
-    int prev, next; /* -1 at the ends */
+    int prev, next;    /* -1 at the ends */
     uint32_t start, n; /* byte range in the fragment; n = 0 once merged into its left */
 } sym;
 
@@ -99,8 +99,10 @@ int ol_tok_spm_encode(const ol_tokenizer *t, const char *text, size_t len, ol_to
     for (size_t off = 0; off < len; n++) {
         size_t cl = ol_tok_utf8_len((uint8_t)text[off]);
         if (cl > len - off) cl = len - off;
-        syms[n] = (sym){.prev = n - 1, .next = off + cl == len ? -1 : n + 1,
-                        .start = (uint32_t)off, .n = (uint32_t)cl};
+        syms[n] = (sym){.prev = n - 1,
+                        .next = off + cl == len ? -1 : n + 1,
+                        .start = (uint32_t)off,
+                        .n = (uint32_t)cl};
         off += cl;
     }
     for (int i = 1; i < n && !rc; i++) rc = try_pair(t, text, syms, i - 1, i, &h);

@@ -7,23 +7,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Texts that end generation; llama.cpp also forces them to CONTROL. */
+/* Texts that end generation; llama.cpp also forces them to CONTROL (checked against
+ * llama-cpp-python 0.3.36: "<|end|>" is only an EOT candidate, "</s>" is on this list). */
+#define DEEPSEEK_EOS                                                                               \
+    "<\xEF\xBD\x9C"                                                                                \
+    "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"
 static const char *const EOG_TEXTS[] = {
-    "<|eot_id|>", "<|im_end|>",    "<|end|>",   "<|return|>",      "<|call|>",
-    "<|flush|>",  "<|calls|>",     "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
-    "<EOT>",      "_<EOT>",        "<|end_of_text|>", "<end_of_utterance>",
+    "<|eot_id|>",         "<|im_end|>",    "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
+    "<end_of_turn>",      "<|endoftext|>", "<|eom_id|>", "<EOT>",    "_<EOT>",    "<|end_of_text|>",
+    "<end_of_utterance>", "</s>",          DEEPSEEK_EOS, "[EOS]",    "<eos>",     "<turn|>",
 };
 /* Texts llama.cpp picks the EOT token from when tokenizer.ggml.eot_token_id is absent. */
 static const char *const EOT_TEXTS[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
-    "<EOT>",      "_<EOT>",     "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
-    "<end_of_utterance>",
+    "<|eot_id|>",      "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
+    "<|end_of_text|>", "<EOT>",      "_<EOT>",  DEEPSEEK_EOS,    "<end_of_utterance>",
 };
 
 static int load_tokens(ol_tokenizer *t, const ol_gguf *g, ol_err *err) {
     const ol_gguf_kv *kv = NULL;
     int rc = ol_gguf_get_arr(g, "tokenizer.ggml.tokens", OL_GGUF_TYPE_STRING, &kv, err);
-    if (rc == OL_ENOENT) return ol_err_set(err, OL_EFORMAT, "tokenizer: missing tokenizer.ggml.tokens");
+    if (rc == OL_ENOENT)
+        return ol_err_set(err, OL_EFORMAT, "tokenizer: missing tokenizer.ggml.tokens");
     if (rc) return rc;
     if (kv->arr_n == 0 || kv->arr_n > (1u << 26))
         return ol_err_set(err, OL_ERANGE, "tokenizer: tokenizer.ggml.tokens has %llu entries",
@@ -45,8 +49,10 @@ static int load_tokens(ol_tokenizer *t, const ol_gguf *g, ol_err *err) {
     for (int32_t i = 0; i < n; i++) {
         size_t len = kv->strs[i].len;
         t->tok_off[i] = pos;
-        if (len) memcpy(t->blob + pos, kv->strs[i].ptr, len);
-        else len = (size_t)snprintf(t->blob + pos, 24, "[EMPTY_%d]", (int)i); /* llama.cpp's name */
+        if (len)
+            memcpy(t->blob + pos, kv->strs[i].ptr, len);
+        else
+            len = (size_t)snprintf(t->blob + pos, 24, "[EMPTY_%d]", (int)i); /* llama.cpp's name */
         t->tok_len[i] = (uint32_t)len;
         pos += (uint32_t)len;
         if (len > t->max_tok_len) t->max_tok_len = len;
@@ -56,8 +62,9 @@ static int load_tokens(ol_tokenizer *t, const ol_gguf *g, ol_err *err) {
     for (int32_t i = 0; i < n; i++) {
         int64_t dup = ol_tok_strmap_insert(&t->vocab, (uint32_t)i);
         if (dup >= 0)
-            return ol_err_set(err, OL_EFORMAT, "tokenizer: tokenizer.ggml.tokens[%d] duplicates [%lld]",
-                              (int)i, (long long)dup);
+            return ol_err_set(err, OL_EFORMAT,
+                              "tokenizer: tokenizer.ggml.tokens[%d] duplicates [%lld]", (int)i,
+                              (long long)dup);
     }
     return 0;
 }
@@ -73,7 +80,8 @@ static int numeric_arr(const ol_gguf *g, const char *key, int32_t n, bool want_i
         ok = kv->arr_type != OL_GGUF_TYPE_F32 && kv->arr_type != OL_GGUF_TYPE_F64 &&
              kv->arr_type != OL_GGUF_TYPE_STRING && kv->arr_type != OL_GGUF_TYPE_ARRAY &&
              kv->arr_type != OL_GGUF_TYPE_BOOL;
-    if (ok && !want_int) ok = kv->arr_type != OL_GGUF_TYPE_STRING && kv->arr_type != OL_GGUF_TYPE_ARRAY;
+    if (ok && !want_int)
+        ok = kv->arr_type != OL_GGUF_TYPE_STRING && kv->arr_type != OL_GGUF_TYPE_ARRAY;
     if (!ok) return ol_err_set(err, OL_EFORMAT, "tokenizer: %s is not a numeric array", key);
     if (kv->arr_n < (uint64_t)n)
         return ol_err_set(err, OL_EFORMAT, "tokenizer: %s has %llu entries, need %d", key,
@@ -90,7 +98,8 @@ static int load_scores_types(ol_tokenizer *t, const ol_gguf *g, ol_err *err) {
     for (int32_t i = 0; i < t->n_vocab; i++) {
         t->scores[i] = sc ? (float)ol_gguf_arr_float(sc, (uint64_t)i) : 0.0f;
         int64_t ty_i = ty ? ol_gguf_arr_int(ty, (uint64_t)i) : OL_TOKEN_TYPE_NORMAL;
-        t->type[i] = ty_i >= 0 && ty_i < OL_TOKEN_TYPE_COUNT ? (uint8_t)ty_i : OL_TOKEN_TYPE_UNDEFINED;
+        t->type[i] =
+            ty_i >= 0 && ty_i < OL_TOKEN_TYPE_COUNT ? (uint8_t)ty_i : OL_TOKEN_TYPE_UNDEFINED;
     }
     return 0;
 }
@@ -102,8 +111,10 @@ static int special_id(const ol_tokenizer *t, const ol_gguf *g, const char *key, 
     int rc = ol_gguf_get_u32(g, key, &v, err);
     if (rc == OL_ENOENT) return 0;
     if (rc) return rc;
-    if (v < (uint32_t)t->n_vocab) *id = (int32_t)v;
-    else ol_log(OL_LOG_WARN, "tokenizer: %s = %u out of range, ignored", key, v);
+    if (v < (uint32_t)t->n_vocab)
+        *id = (int32_t)v;
+    else
+        ol_log(OL_LOG_WARN, "tokenizer: %s = %u out of range, ignored", key, v);
     return 0;
 }
 
@@ -162,14 +173,16 @@ static int build_specials(ol_tokenizer *t, ol_err *err) {
     int32_t n = 0;
     for (int32_t i = 0; i < t->n_vocab; i++) {
         uint8_t ty = t->type[i];
-        n += ty == OL_TOKEN_TYPE_CONTROL || ty == OL_TOKEN_TYPE_USER_DEFINED || ty == OL_TOKEN_TYPE_UNKNOWN;
+        n += ty == OL_TOKEN_TYPE_CONTROL || ty == OL_TOKEN_TYPE_USER_DEFINED ||
+             ty == OL_TOKEN_TYPE_UNKNOWN;
     }
     t->specials = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
     if (!t->specials) return ol_err_set(err, OL_ENOMEM, "tokenizer: out of memory");
     t->n_specials = 0;
     for (int32_t i = 0; i < t->n_vocab; i++) {
         uint8_t ty = t->type[i];
-        if (ty == OL_TOKEN_TYPE_CONTROL || ty == OL_TOKEN_TYPE_USER_DEFINED || ty == OL_TOKEN_TYPE_UNKNOWN)
+        if (ty == OL_TOKEN_TYPE_CONTROL || ty == OL_TOKEN_TYPE_USER_DEFINED ||
+            ty == OL_TOKEN_TYPE_UNKNOWN)
             t->specials[t->n_specials++] = i;
     }
     qsort_r(t->specials, (size_t)t->n_specials, sizeof(int32_t), cmp_special, t);
@@ -196,8 +209,10 @@ ol_tokenizer *ol_tokenizer_create(const ol_gguf *g, ol_err *err) {
         ol_err_set(err, OL_ENOMEM, "tokenizer: out of memory");
         return NULL;
     }
-    if (ol_gguf_str_eq(model, "llama")) t->kind = OL_TOKENIZER_KIND_SPM;
-    else if (ol_gguf_str_eq(model, "gpt2")) t->kind = OL_TOKENIZER_KIND_BPE;
+    if (ol_gguf_str_eq(model, "llama"))
+        t->kind = OL_TOKENIZER_KIND_SPM;
+    else if (ol_gguf_str_eq(model, "gpt2"))
+        t->kind = OL_TOKENIZER_KIND_BPE;
     else {
         ol_err_set(err, OL_ENOTSUP, "tokenizer: unsupported tokenizer.ggml.model '%.*s'",
                    (int)OL_MIN(model.len, 64), model.ptr);
@@ -206,8 +221,10 @@ ol_tokenizer *ol_tokenizer_create(const ol_gguf *g, ol_err *err) {
     bool spm = t->kind == OL_TOKENIZER_KIND_SPM;
     if (!spm) {
         rc = ol_gguf_get_str(g, "tokenizer.ggml.pre", &pre, err);
-        if (rc == OL_ENOENT) pre = (ol_gguf_str){"default", 7};
-        else if (rc) goto fail;
+        if (rc == OL_ENOENT)
+            pre = (ol_gguf_str){"default", 7};
+        else if (rc)
+            goto fail;
     }
     t->add_bos = spm;
     t->add_space_prefix = spm;
@@ -217,7 +234,8 @@ ol_tokenizer *ol_tokenizer_create(const ol_gguf *g, ol_err *err) {
     if (load_tokens(t, g, err) || load_scores_types(t, g, err) || load_specials(t, g, err) ||
         build_specials(t, err))
         goto fail;
-    if (spm) build_byte_tokens(t);
+    if (spm)
+        build_byte_tokens(t);
     else if (ol_tok_bpe_load_merges(t, g, err) || ol_tok_pretok_init(t, pre.ptr, pre.len, err))
         goto fail;
     return t;
@@ -246,14 +264,30 @@ void ol_tokenizer_destroy(ol_tokenizer *t) {
 
 /* ---- accessors -------------------------------------------------------------------------- */
 
-ol_tokenizer_kind ol_tokenizer_kind_get(const ol_tokenizer *t) { return t->kind; }
-int ol_tokenizer_n_vocab(const ol_tokenizer *t) { return t->n_vocab; }
-int32_t ol_tokenizer_bos(const ol_tokenizer *t) { return t->bos; }
-int32_t ol_tokenizer_eos(const ol_tokenizer *t) { return t->eos; }
-int32_t ol_tokenizer_eot(const ol_tokenizer *t) { return t->eot; }
-bool ol_tokenizer_add_bos(const ol_tokenizer *t) { return t->add_bos; }
-bool ol_tokenizer_add_eos(const ol_tokenizer *t) { return t->add_eos; }
-size_t ol_tokenizer_max_piece_len(const ol_tokenizer *t) { return t->max_tok_len; }
+ol_tokenizer_kind ol_tokenizer_kind_get(const ol_tokenizer *t) {
+    return t->kind;
+}
+int ol_tokenizer_n_vocab(const ol_tokenizer *t) {
+    return t->n_vocab;
+}
+int32_t ol_tokenizer_bos(const ol_tokenizer *t) {
+    return t->bos;
+}
+int32_t ol_tokenizer_eos(const ol_tokenizer *t) {
+    return t->eos;
+}
+int32_t ol_tokenizer_eot(const ol_tokenizer *t) {
+    return t->eot;
+}
+bool ol_tokenizer_add_bos(const ol_tokenizer *t) {
+    return t->add_bos;
+}
+bool ol_tokenizer_add_eos(const ol_tokenizer *t) {
+    return t->add_eos;
+}
+size_t ol_tokenizer_max_piece_len(const ol_tokenizer *t) {
+    return t->max_tok_len;
+}
 
 bool ol_tokenizer_is_eog(const ol_tokenizer *t, int32_t id) {
     return id >= 0 && id < t->n_vocab && t->eog[id];
@@ -350,7 +384,8 @@ static int split_specials(const ol_tokenizer *t, const char *text, size_t len, b
     for (int32_t k = 0; k < t->n_specials && !rc; k++) {
         int32_t id = t->specials[k];
         uint8_t ty = t->type[id];
-        if (!parse_special && (ty == OL_TOKEN_TYPE_CONTROL || ty == OL_TOKEN_TYPE_UNKNOWN)) continue;
+        if (!parse_special && (ty == OL_TOKEN_TYPE_CONTROL || ty == OL_TOKEN_TYPE_UNKNOWN))
+            continue;
         const uint8_t *s = (const uint8_t *)ol_tok_text(t, id);
         size_t sl = t->tok_len[id];
         if (sl > len || !bytes[s[0]]) continue;
@@ -374,8 +409,10 @@ static int encode_spm_fragment(const ol_tokenizer *t, const char *text, size_t l
     size_t o = 0;
     if (prefix) memcpy(buf + o, "\xE2\x96\x81", 3), o += 3;
     for (size_t i = 0; i < len; i++) {
-        if (text[i] == ' ') memcpy(buf + o, "\xE2\x96\x81", 3), o += 3;
-        else buf[o++] = text[i];
+        if (text[i] == ' ')
+            memcpy(buf + o, "\xE2\x96\x81", 3), o += 3;
+        else
+            buf[o++] = text[i];
     }
     int rc = ol_tok_spm_encode(t, buf, o, out, err);
     free(buf);
@@ -403,15 +440,18 @@ int ol_tokenizer_encode(const ol_tokenizer *t, const char *text, size_t len, boo
             rc = ol_tok_ids_push(&out, fr->id);
             prev_special = true;
         } else if (t->kind == OL_TOKENIZER_KIND_SPM) {
-            rc = encode_spm_fragment(t, text + fr->off, fr->len, t->add_space_prefix && prev_special,
-                                     &out, err);
+            rc = encode_spm_fragment(t, text + fr->off, fr->len,
+                                     t->add_space_prefix && prev_special, &out, err);
             prev_special = false;
         } else {
             rc = ol_tok_bpe_encode(t, text + fr->off, fr->len, &out, err);
         }
     }
     if (!rc && add_special && t->add_eos) rc = ol_tok_ids_push(&out, t->eos);
-    if (!rc && !out.v) rc = ol_tok_ids_push(&out, 0), out.n = 0; /* non-NULL result */
+    if (!rc && !out.v) { /* the result is non-NULL even when empty */
+        rc = ol_tok_ids_push(&out, 0);
+        out.n = 0;
+    }
     if (rc == OL_ENOMEM) ol_err_set(err, rc, "tokenizer: out of memory");
 done:
     free(f.v);
@@ -459,8 +499,10 @@ static size_t piece(const ol_tokenizer *t, int32_t id, char *buf, bool render_sp
     if (ty != OL_TOKEN_TYPE_NORMAL) return 0;
     size_t o = 0;
     for (size_t i = 0; i < n;) {
-        if (i + 3 <= n && memcmp(s + i, "\xE2\x96\x81", 3) == 0) buf[o++] = ' ', i += 3;
-        else buf[o++] = s[i++];
+        if (i + 3 <= n && memcmp(s + i, "\xE2\x96\x81", 3) == 0)
+            buf[o++] = ' ', i += 3;
+        else
+            buf[o++] = s[i++];
     }
     return o;
 }

@@ -108,8 +108,7 @@ static inline size_t ol_tok_utf8_len(uint8_t lead) {
  * decoding resumes at the next byte; overlong forms and surrogates are accepted), then
  * re-encode. *out is malloc'ed; *subject gets the same bytes with surrogates replaced by
  * U+E000 (same length) so PCRE2 accepts it. Caller frees both. */
-int ol_tok_utf8_sanitize(const char *text, size_t len, char **out, char **subject,
-                         size_t *out_len);
+int ol_tok_utf8_sanitize(const char *text, size_t len, char **out, char **subject, size_t *out_len);
 size_t ol_tok_utf8_encode(uint32_t cp, char *out); /* out >= 4 bytes */
 
 #endif

@@ -42,9 +42,12 @@ static uint32_t decode_one(const uint8_t *s, size_t n, size_t *i) {
     }
     size_t need = 0;
     uint32_t cp = 0;
-    if ((b & 0xE0) == 0xC0) need = 2, cp = b & 0x1F;
-    else if ((b & 0xF0) == 0xE0) need = 3, cp = b & 0x0F;
-    else if ((b & 0xF8) == 0xF0) need = 4, cp = b & 0x07;
+    if ((b & 0xE0) == 0xC0)
+        need = 2, cp = b & 0x1F;
+    else if ((b & 0xF0) == 0xE0)
+        need = 3, cp = b & 0x0F;
+    else if ((b & 0xF8) == 0xF0)
+        need = 4, cp = b & 0x07;
     if (need == 0 || p + need > n) goto bad;
     for (size_t k = 1; k < need; k++) {
         if ((s[p + k] & 0xC0) != 0x80) goto bad;
@@ -76,8 +79,10 @@ int ol_tok_utf8_sanitize(const char *text, size_t len, char **out, char **subjec
     while (i < len) {
         uint32_t cp = decode_one(s, len, &i);
         size_t k = ol_tok_utf8_encode(cp, o + n);
-        if (cp >= 0xD800 && cp <= 0xDFFF) ol_tok_utf8_encode(0xE000, sub + n);
-        else memcpy(sub + n, o + n, k);
+        if (cp >= 0xD800 && cp <= 0xDFFF)
+            ol_tok_utf8_encode(0xE000, sub + n);
+        else
+            memcpy(sub + n, o + n, k);
         n += k;
     }
     o[n] = sub[n] = 0;

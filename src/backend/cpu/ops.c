@@ -54,12 +54,13 @@ void ol_cpu_silu_mul(float *g, const float *u, int64_t n) {
     for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
-void ol_cpu_gelu_mul(float *g, const float *u, int64_t n) {
+static float gelu_tanh(float z) {
     const float c = 0.7978845608028654f; /* sqrt(2/pi) */
-    for (int64_t i = 0; i < n; i++) {
-        const float z = g[i];
-        g[i] = 0.5f * z * (1.0f + tanhf(c * (z + 0.044715f * z * z * z))) * u[i];
-    }
+    return 0.5f * z * (1.0f + tanhf(c * z * (1.0f + 0.044715f * z * z)));
+}
+
+void ol_cpu_gelu_mul(float *g, const float *u, int64_t n) {
+    for (int64_t i = 0; i < n; i++) g[i] = gelu_tanh(g[i]) * u[i];
 }
 
 void ol_cpu_add(float *y, const float *x, int64_t n) {

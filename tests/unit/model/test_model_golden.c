@@ -192,7 +192,8 @@ static void check_model(const char *name, double rel_tol) {
     for (int threads = 1; threads <= 2; threads++) {
         for (int kvt = 0; kvt < 2; kvt++) {
             ol_dtype kvd = kvt ? OL_DTYPE_F16 : OL_DTYPE_F32;
-            double tol = rel_tol * (kvt ? 4 : 1);
+            /* an F16 KV cache rounds K and V to 11 significant bits */
+            double tol = kvt ? (rel_tol * 4 > 2e-3 ? rel_tol * 4 : 2e-3) : rel_tol;
             ol_cpu *cpu = ol_cpu_create(threads, OL_CPU_TIER_COUNT, &err);
             ol_kv_pool *kv = ol_model_kv_pool_create(m, kvd, 1 << 20, 4, &err);
             ol_model_ctx *ctx = ol_model_ctx_create(m, cpu, 64, &err);
@@ -213,12 +214,14 @@ static void check_model(const char *name, double rel_tol) {
                     double sc, d = max_diff(ours, ref, (size_t)hp->n_vocab, &sc);
                     if (d / (sc > 1 ? sc : 1) > worst) worst = d / (sc > 1 ? sc : 1);
                     CHECK_NEAR(d / (sc > 1 ? sc : 1), 0, tol);
-                    argmax_bad += argmax(ours, hp->n_vocab) != argmax(ref, hp->n_vocab);
+                    /* the top token must agree unless HF's own top-2 gap is within tolerance */
+                    int ra = argmax(ref, hp->n_vocab), oa = argmax(ours, hp->n_vocab);
+                    if (ra != oa && ref[ra] - ref[oa] > 2 * tol * (sc > 1 ? sc : 1)) argmax_bad++;
                 }
             }
             printf("%s: threads %d kv %s: worst relative logit error %.2e, argmax mismatches %d\n",
                    name, threads, ol_dtype_name(kvd), worst, argmax_bad);
-            CHECK(argmax_bad <= 1); /* near-ties may flip under quantization; never more */
+            CHECK_EQ_INT(argmax_bad, 0);
             /* batch invariance: tight, since the same kernels run */
             if (g.n_seqs >= 3) run_mixed(ctx, kv, &g, alone, hp->n_vocab, 1e-4 * (kvt ? 10 : 1));
             for (int s = 0; s < g.n_seqs; s++) free(alone[s]);
@@ -234,8 +237,9 @@ static void check_model(const char *name, double rel_tol) {
 
 int main(void) {
     check_model("models/tiny_llama.gguf", 1e-4);
-    check_model("models/tiny_qwen2.gguf", 1e-4);
-    check_model("models/tiny_gemma3.gguf", 1e-4);
+    /* F16 weights: activations are rounded to F16 for the dot products, as llama.cpp does */
+    check_model("models/tiny_qwen2.gguf", 5e-3);
+    check_model("models/tiny_gemma3.gguf", 5e-3);
     /* quantized weights: HF ran on the dequantized weights; our activations are quantized to
      * 8 bits for the dot products (as llama.cpp does), hence the looser bound */
     check_model("models/tiny_llama_q8_0.gguf", 3e-2);
