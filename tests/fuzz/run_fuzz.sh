@@ -13,6 +13,7 @@ CC=clang cmake -S "$root" -B "$build" -DOL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDeb
     -DOL_SANITIZE=address -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link >/dev/null
 cmake --build "$build" -j"$jobs" >/dev/null
 
+rm -rf "$build/artifacts"
 mkdir -p "$build/artifacts"
 status=0
 for src in "$root"/tests/fuzz/fuzz_*.c; do

@@ -46,11 +46,11 @@ AI __m512 round_away(__m512 v) {
 
 /* Tier-private activation rows for the 32-element formats: the standard Q8_0/Q8_1 row, then
  * (all 64-byte aligned, per group of 4 blocks, missing blocks of the last group zero):
- *   qs: [ng][2][4][16] int8: half h of the group = elements 16h..16h+15 of blocks 0..3, so one
- *       zmm per half lines 4 blocks up in 4 dword lanes each (one vpdpbusd covers 4 blocks);
+ *   qs: [ng][2][4][16] u8 = q + 128: half h of the group = elements 16h..16h+15 of blocks 0..3,
+ *       so one zmm per half lines 4 blocks up in 4 dword lanes each and one vpdpbusd (u8 act x
+ *       s8 weight) covers 4 blocks; the +128 comes back out as 128*Σw, from the weight side;
  *   da: [ng][4][4] f32: d of each block over its 4 lanes;
- *   ex: [ng][4][4] 32-bit, lane 0 of each block: Q8_0: int32 -128*Σq (weights enter vpdpbusd as
- *       unsigned q + offset, the offset times Σq comes back out here); Q8_1: f32 s as stored. */
+ *   ex: [ng][4][4] f32, Q8_1 only: s as stored, in lane 0 of each block, for the m·s term. */
 typedef struct {
     size_t qs, da, ex, end;
 } act4_layout;
@@ -74,8 +74,8 @@ AI void quant_q8_x(const float *x, uint8_t *dst, int64_t n, int q81) {
     size_t bsize = q81 ? sizeof(ol_block_q8_1) : sizeof(ol_block_q8_0);
     act4_layout L = act4_layout_of(nb, bsize);
     int64_t ng = (nb + 3) / 4;
-    if (nb & 3) { /* zero the missing blocks of the last group */
-        memset(dst + L.qs + (ng - 1) * 128, 0, 128);
+    if (nb & 3) { /* the missing blocks of the last group: q = 0 (stored as 128), d = 0 */
+        memset(dst + L.qs + (ng - 1) * 128, 0x80, 128);
         memset(dst + L.da + (ng - 1) * 64, 0, 64);
         memset(dst + L.ex + (ng - 1) * 64, 0, 64);
     }
@@ -94,18 +94,16 @@ AI void quant_q8_x(const float *x, uint8_t *dst, int64_t n, int q81) {
         _mm_storeu_si128((__m128i *)bq, b0);
         _mm_storeu_si128((__m128i *)(bq + 16), b1);
         size_t g = (size_t)(i / 4), j = (size_t)(i % 4);
-        _mm_storeu_si128((__m128i *)(dst + L.qs + g * 128 + 16 * j), b0);
-        _mm_storeu_si128((__m128i *)(dst + L.qs + g * 128 + 64 + 16 * j), b1);
+        const __m128i x80 = _mm_set1_epi8(-128);
+        _mm_storeu_si128((__m128i *)(dst + L.qs + g * 128 + 16 * j), _mm_xor_si128(b0, x80));
+        _mm_storeu_si128((__m128i *)(dst + L.qs + g * 128 + 64 + 16 * j), _mm_xor_si128(b1, x80));
         _mm_storeu_ps((float *)(dst + L.da + g * 64 + 16 * j), _mm_set1_ps(_cvtsh_ss(dh)));
-        __m128i e;
         if (q81) {
             uint16_t sh = _cvtss_sh((float)sum * d, 0);
             memcpy(blk + 2, &sh, 2);
-            e = _mm_castps_si128(_mm_set_ps(0, 0, 0, _cvtsh_ss(sh)));
-        } else {
-            e = _mm_set_epi32(0, 0, 0, -128 * sum);
+            _mm_storeu_ps((float *)(dst + L.ex + g * 64 + 16 * j),
+                          _mm_set_ps(0, 0, 0, _cvtsh_ss(sh)));
         }
-        _mm_storeu_si128((__m128i *)(dst + L.ex + g * 64 + 16 * j), e);
     }
 }
 
@@ -166,7 +164,8 @@ static void quant_bf16(const float *x, void *dst,
 
 /* ---- 32-element formats against Q8_0 / Q8_1 ----------------------------------------------
  * Four blocks per step, laid out like the act4 rows: U0 holds elements 0..15 of the 4 blocks
- * (16 bytes each), U1 elements 16..31, as u8; DW their d over each block's 4 dword lanes. */
+ * (16 bytes each), U1 elements 16..31, as s8 weights; DW their d over each block's 4 dword
+ * lanes; C = -128*Σw per lane starts each block's integer sum. */
 enum { K_Q4_0, K_Q4_1, K_Q5_0, K_Q5_1, K_Q8_0 };
 
 AI size_t kind_bsize(int kind) {
@@ -181,7 +180,7 @@ AI __m512i load4x16(const uint8_t *b, size_t bs, size_t off) {
     return _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(b + 3 * bs + off)), 3);
 }
 
-/* 4 consecutive blocks -> U0 (elements 0..15 of each) and U1 (16..31), u8. */
+/* 4 consecutive blocks -> U0 (elements 0..15 of each) and U1 (16..31), s8. */
 AI void unpack4(int kind, const uint8_t *b, __m512i *u0, __m512i *u1) {
     const size_t bs = kind_bsize(kind);
     const __m512i lo4 = _mm512_set1_epi8(0x0F);
@@ -194,8 +193,8 @@ AI void unpack4(int kind, const uint8_t *b, __m512i *u0, __m512i *u1) {
         __m512i y = _mm512_inserti64x4(
             _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b + 2 * bs + 2))),
             _mm256_loadu_si256((const __m256i *)(b + 3 * bs + 2)), 1);
-        *u0 = _mm512_xor_si512(_mm512_permutex2var_epi64(x, i0, y), _mm512_set1_epi8(-128));
-        *u1 = _mm512_xor_si512(_mm512_permutex2var_epi64(x, i1, y), _mm512_set1_epi8(-128));
+        *u0 = _mm512_permutex2var_epi64(x, i0, y);
+        *u1 = _mm512_permutex2var_epi64(x, i1, y);
         return;
     }
     size_t qs_off = kind == K_Q4_0 ? 2 : kind == K_Q4_1 ? 4 : kind == K_Q5_0 ? 6 : 8;
@@ -215,10 +214,10 @@ AI void unpack4(int kind, const uint8_t *b, __m512i *u0, __m512i *u1) {
         *u0 = _mm512_mask_add_epi8(*u0, klo, *u0, _mm512_set1_epi8(16));
         *u1 = _mm512_mask_add_epi8(*u1, khi, *u1, _mm512_set1_epi8(16));
     }
-    if (kind == K_Q4_0 || kind == K_Q5_0) { /* q - 8 (q - 16) = (q + 120 (112)) - 128 */
-        const __m512i off = _mm512_set1_epi8(kind == K_Q4_0 ? 120 : 112);
-        *u0 = _mm512_add_epi8(*u0, off);
-        *u1 = _mm512_add_epi8(*u1, off);
+    if (kind == K_Q4_0 || kind == K_Q5_0) {
+        const __m512i off = _mm512_set1_epi8(kind == K_Q4_0 ? 8 : 16);
+        *u0 = _mm512_sub_epi8(*u0, off);
+        *u1 = _mm512_sub_epi8(*u1, off);
     }
 }
 
@@ -254,16 +253,17 @@ AI __m512 f16x4(const uint8_t *b, size_t bs, size_t off) {
             }                                                                                  \
             __m512i u0, u1;                                                                    \
             unpack4(kind, wb, &u0, &u1);                                                       \
+            const __m512i k80 = _mm512_set1_epi8(-128);                                        \
+            __m512i cw = _mm512_dpbusd_epi32(_mm512_setzero_si512(), k80, u0);                 \
+            cw = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(cw, k80, u1));   \
             __m512 dw = f16x4(wb, bs, 0);                                                      \
             __m512 mw = q81 ? f16x4(wb, bs, 2) : dw;                                           \
             size_t grp = (size_t)j / 4;                                                        \
             UNROLL for (int c = 0; c < NC; c++) {                                              \
                 const uint8_t *xc = (const uint8_t *)x + c * xs;                               \
                 const uint8_t *aq = xc + L.qs + grp * 128;                                     \
-                __m512i p = q81 ? _mm512_setzero_si512()                                       \
-                                : _mm512_loadu_si512(xc + L.ex + grp * 64);                    \
-                p = _mm512_dpbusd_epi32(p, u0, _mm512_loadu_si512(aq));                        \
-                p = _mm512_dpbusd_epi32(p, u1, _mm512_loadu_si512(aq + 64));                   \
+                __m512i p = _mm512_dpbusd_epi32(cw, _mm512_loadu_si512(aq), u0);               \
+                p = _mm512_dpbusd_epi32(p, _mm512_loadu_si512(aq + 64), u1);                   \
                 __m512 s = _mm512_mul_ps(dw, _mm512_loadu_ps((const float *)(xc + L.da + grp * 64))); \
                 acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), s, acc[c]);                    \
                 if (q81)                                                                       \
