@@ -90,14 +90,14 @@ static double run_shape(ol_cpu *cpu, const shape *s) {
     return s->n_tok == 1 ? total / iters : best;
 }
 
-/* Micro-kernel alone: 64 weight rows x 8 act rows, hot in L1/L2; min time over tries. */
-static void bench_kernels(ol_cpu_tier tier) {
+/* Micro-kernel alone: 16 weight rows x 8 act rows of N, hot in L1/L2; min time over tries. */
+static void bench_kernels(ol_cpu_tier tier, int N) {
     static const ol_dtype ts[] = {OL_DTYPE_Q8_0, OL_DTYPE_Q5_0, OL_DTYPE_Q4_0, OL_DTYPE_Q4_1,
                                   OL_DTYPE_Q5_1, OL_DTYPE_Q4_K, OL_DTYPE_Q5_K, OL_DTYPE_Q6_K,
                                   OL_DTYPE_F16,  OL_DTYPE_BF16, OL_DTYPE_F32};
     ol_cpu_kernels k;
     ol_cpu_kernels_get(tier, &k);
-    enum { N = 2048, ROWS = 16 };
+    enum { ROWS = 16 };
     for (size_t i = 0; i < OL_ARRAY_LEN(ts); i++) {
         ol_dtype t = ts[i];
         if (!k.vec_dot[t]) continue;
@@ -105,12 +105,13 @@ static void bench_kernels(ol_cpu_tier tier) {
         size_t st = (ol_cpu_act_row_bytes(&k, t, N) + 63) & ~(size_t)63;
         uint8_t *w = ol_alloc_aligned(rb * ROWS), *a = ol_alloc_aligned(st * 8);
         fill_weights(t, w, N, ROWS);
-        float x[N];
+        float x[4096];
         for (int c = 0; c < 8; c++) {
             for (int j = 0; j < N; j++) x[j] = (float)(urand() >> 8) / 8388608.0f - 1.0f;
             k.quant_row[t](x, a + c * st, N);
         }
-        printf("kernel %-5s", ol_dtype_name(t));
+        if (N % ol_dtype_block_elems(t)) continue;
+        printf("kernel %-5s n=%-5d", ol_dtype_name(t), N);
         for (int nc = 1; nc <= 8; nc += 7) {
             double best = 1e30;
             float out[8];
@@ -135,7 +136,8 @@ int main(int argc, char **argv) {
     if (!strcmp(filter, "kernel")) {
         for (int ti = OL_CPU_TIER_AVX2; ti < OL_CPU_TIER_COUNT; ti++) {
             printf("== tier %s micro-kernels\n", ol_cpu_tier_name((ol_cpu_tier)ti));
-            bench_kernels((ol_cpu_tier)ti);
+            bench_kernels((ol_cpu_tier)ti, 640);
+            bench_kernels((ol_cpu_tier)ti, 2048);
         }
         return 0;
     }

@@ -1,6 +1,7 @@
 /* cli/common.c: option parsing helpers and default-model resolution for the subcommands. */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -61,8 +62,9 @@ int ol_cli_parse_float(const char *opt, const char *s, double lo, double hi, dou
 int ol_cli_parse_u64(const char *opt, const char *s, uint64_t *out) {
     char *end;
     errno = 0;
+    /* strtoull skips blanks and negates "-3" to 2^64-3, so insist on a leading digit */
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-') {
+    if (errno || !isdigit((unsigned char)s[0]) || *end) {
         fprintf(stderr, "openlora: %s: '%s' is not a non-negative integer\n", opt, s);
         return -1;
     }

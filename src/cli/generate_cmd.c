@@ -171,16 +171,19 @@ int ol_cli_generate(int argc, char **argv) {
     ol_detok dt;
     bool dt_init = false;
 
-    /* the tokenizer needs only the GGUF; open the model once through the runtime later */
-    ol_gguf *g = ol_gguf_open(path, &err);
-    if (!g) {
-        fprintf(stderr, "openlora: %s\n", err.msg);
+    /* Load the model first, so a file the engine cannot run is reported by the model loader
+     * (naming the key or tensor), then build the tokenizer from the GGUF the model holds. The
+     * context size depends on the prompt's length, so the KV pool comes after tokenizing. */
+    if (cli_rt_load(&rt, path)) goto done;
+    const ol_hparams *hp = ol_model_hparams(rt.model);
+    tok = ol_tokenizer_create(ol_model_gguf(rt.model), &err);
+    if (!tok) {
+        fprintf(stderr, "openlora: %s: %s\n", path, err.msg);
         goto done;
     }
-    tok = ol_tokenizer_create(g, &err);
-    ol_gguf_close(g);
-    if (!tok) {
-        fprintf(stderr, "openlora: %s\n", err.msg);
+    if (ol_tokenizer_n_vocab(tok) > hp->n_vocab) {
+        fprintf(stderr, "openlora: %s: tokenizer has %d tokens but the model only %d\n", path,
+                ol_tokenizer_n_vocab(tok), hp->n_vocab);
         goto done;
     }
     if (ol_tokenizer_encode(tok, o.prompt, prompt_len, true, true, &ids, &n_ids, &err)) {
@@ -192,22 +195,23 @@ int ol_cli_generate(int argc, char **argv) {
         goto done;
     }
     long n_ctx = o.n_ctx ? o.n_ctx : n_ids + o.n_predict;
+    if (n_ids > n_ctx) {
+        fprintf(stderr, "openlora: the prompt is %d tokens, longer than --ctx-size %ld\n", n_ids,
+                n_ctx);
+        goto done;
+    }
     if (n_ids + o.n_predict > n_ctx) {
-        fprintf(stderr, "openlora: prompt (%d tokens) + --n-predict (%ld) exceed --ctx-size %ld\n",
+        fprintf(stderr,
+                "openlora: the prompt (%d tokens) + --n-predict (%ld) exceed --ctx-size %ld\n",
                 n_ids, o.n_predict, n_ctx);
         goto done;
     }
-    if (cli_rt_open(&rt, path, (int)o.threads, (int)n_ctx, (int)o.n_batch)) goto done;
-    const ol_hparams *hp = ol_model_hparams(rt.model);
     if (n_ctx > hp->n_ctx_train) {
-        fprintf(stderr, "openlora: context of %ld tokens exceeds the model's %d\n", n_ctx, hp->n_ctx_train);
+        fprintf(stderr, "openlora: a context of %ld tokens exceeds the model's %d\n", n_ctx,
+                hp->n_ctx_train);
         goto done;
     }
-    if (ol_tokenizer_n_vocab(tok) > hp->n_vocab) {
-        fprintf(stderr, "openlora: tokenizer has %d tokens but the model only %d\n",
-                ol_tokenizer_n_vocab(tok), hp->n_vocab);
-        goto done;
-    }
+    if (cli_rt_start(&rt, (int)o.threads, (int)n_ctx, (int)o.n_batch)) goto done;
     smp = ol_sampler_create(&o.sp, hp->n_vocab, &err);
     if (!smp) {
         fprintf(stderr, "openlora: %s\n", err.msg);
@@ -259,12 +263,16 @@ int ol_cli_generate(int argc, char **argv) {
     }
     emit("\n", 1);
     uint64_t t2 = ol_time_ns();
+    /* The first generated token comes from the prefill's logits and the last one is never
+     * evaluated, so generation ran n_gen - 1 forward passes; with none, the rate is 0, not
+     * one sampling step's absurd 5000 tok/s. */
     double pp_s = (double)(t1 - t0) / 1e9, tg_s = (double)(t2 - t1) / 1e9;
+    long n_decode = n_gen > 1 ? n_gen - 1 : 0;
     fprintf(stderr,
             "openlora: prompt %d tokens in %.3f s (%.2f tok/s); generated %ld tokens in %.3f s "
             "(%.2f tok/s)\n",
             n_ids, pp_s, n_ids / (pp_s > 0 ? pp_s : 1e-9), n_gen, tg_s,
-            (n_gen > 1 ? n_gen - 1 : n_gen) / (tg_s > 0 ? tg_s : 1e-9));
+            n_decode / (tg_s > 0 ? tg_s : 1e-9));
     rc = 0;
 done:
     if (dt_init) ol_detok_deinit(&dt);

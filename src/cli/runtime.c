@@ -5,12 +5,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cli_rt_open(cli_rt *rt, const char *model_path, int n_threads, int n_ctx, int n_batch) {
+int cli_rt_load(cli_rt *rt, const char *model_path) {
     ol_err err = {0};
     memset(rt, 0, sizeof(*rt));
     ol_kv_seq_init(&rt->seq);
     rt->model = ol_model_load(model_path, &err);
-    if (!rt->model) goto fail;
+    if (!rt->model) {
+        fprintf(stderr, "openlora: %s\n", err.msg[0] ? err.msg : "cannot load the model");
+        return -1;
+    }
+    return 0;
+}
+
+int cli_rt_start(cli_rt *rt, int n_threads, int n_ctx, int n_batch) {
+    ol_err err = {0};
     const ol_hparams *hp = ol_model_hparams(rt->model);
     rt->cpu = ol_cpu_create(n_threads, OL_CPU_TIER_COUNT, &err);
     if (!rt->cpu) goto fail;
@@ -32,8 +40,15 @@ int cli_rt_open(cli_rt *rt, const char *model_path, int n_threads, int n_ctx, in
     return 0;
 fail:
     fprintf(stderr, "openlora: %s\n", err.msg[0] ? err.msg : "cannot start");
-    cli_rt_close(rt);
     return -1;
+}
+
+int cli_rt_open(cli_rt *rt, const char *model_path, int n_threads, int n_ctx, int n_batch) {
+    if (cli_rt_load(rt, model_path) || cli_rt_start(rt, n_threads, n_ctx, n_batch)) {
+        cli_rt_close(rt);
+        return -1;
+    }
+    return 0;
 }
 
 void cli_rt_close(cli_rt *rt) {

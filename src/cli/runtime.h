@@ -17,8 +17,14 @@ typedef struct cli_rt {
     float *logits; /* [n_vocab] of the last evaluated token */
 } cli_rt;
 
-/* Load everything; n_ctx positions of F16 KV. Prints the error and returns -1 on failure. */
+/* Load everything; n_ctx positions of F16 KV. Prints the error and returns -1 on failure
+ * (rt is then closed). Same as cli_rt_load then cli_rt_start. */
 int cli_rt_open(cli_rt *rt, const char *model_path, int n_threads, int n_ctx, int n_batch);
+/* The two halves of cli_rt_open, for callers that need the model (its hyper-parameters,
+ * its GGUF for the tokenizer) before they know the context size. Each prints the error and
+ * returns -1 on failure; the caller then still calls cli_rt_close. */
+int cli_rt_load(cli_rt *rt, const char *model_path);
+int cli_rt_start(cli_rt *rt, int n_threads, int n_ctx, int n_batch);
 void cli_rt_close(cli_rt *rt);
 /* Evaluate tokens at the end of the sequence (chunks of n_batch); logits of the last one land
  * in rt->logits. Returns 0 or -1 with a printed error. */

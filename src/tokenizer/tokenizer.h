@@ -49,9 +49,11 @@ int ol_tokenizer_encode(const ol_tokenizer *tok, const char *text, size_t len, b
 
 ol_tokenizer_kind ol_tokenizer_kind_get(const ol_tokenizer *tok);
 int ol_tokenizer_n_vocab(const ol_tokenizer *tok);
-int32_t ol_tokenizer_bos(const ol_tokenizer *tok); /* -1 if none */
-int32_t ol_tokenizer_eos(const ol_tokenizer *tok); /* -1 if none */
-int32_t ol_tokenizer_eot(const ol_tokenizer *tok); /* -1 if none */
+/* Special ids, -1 if none. Absent keys take llama.cpp's defaults: SPM bos 1, eos 2; BPE bos = eos
+ * = 11 (legacy); eot found by text (<|eot_id|>, <|im_end|>, <end_of_turn>, ...). */
+int32_t ol_tokenizer_bos(const ol_tokenizer *tok);
+int32_t ol_tokenizer_eos(const ol_tokenizer *tok);
+int32_t ol_tokenizer_eot(const ol_tokenizer *tok);
 bool ol_tokenizer_add_bos(const ol_tokenizer *tok);
 bool ol_tokenizer_add_eos(const ol_tokenizer *tok);
 /* End of generation: eos, eot, eom and tokens named <end_of_turn>, <|eot_id|>, <|im_end|>,

@@ -136,16 +136,29 @@ static void mm_quant(mm_task *t, int ith, int nth) {
 }
 
 /* Rows [r0, r1) against tokens [k0, k1): token groups of 8 outer, rows inner, so the group's
- * activation rows stay in L1 while the row block (sized for L2) streams past them. */
+ * activation rows stay in L1 while the row block (sized for L2) streams past them. Results go
+ * to a small tile first and then out row-contiguous, instead of 8 scattered stores per row. */
+#define MM_MAX_ROWS 256
 static void mm_item(const mm_task *t, int64_t r0, int64_t r1, int64_t k0, int64_t k1) {
+    float tile[OL_CPU_MAX_NC][MM_MAX_ROWS];
     float out[OL_CPU_MAX_NC];
     for (int64_t k = k0; k < k1; k += OL_CPU_MAX_NC) {
         int nc = (int)OL_MIN(OL_CPU_MAX_NC, k1 - k);
         const uint8_t *xa = t->act + k * t->act_stride;
         float *yk = t->y + k * t->ldy;
-        for (int64_t r = r0; r < r1; r++) {
-            t->dot(t->n_in, t->w + r * t->w_row_bytes, xa, t->act_stride, nc, out);
-            for (int c = 0; c < nc; c++) yk[c * t->ldy + r] = out[c];
+        if (nc == 1) { /* decode: straight into y */
+            for (int64_t r = r0; r < r1; r++)
+                t->dot(t->n_in, t->w + r * t->w_row_bytes, xa, t->act_stride, 1, yk + r);
+            continue;
+        }
+        for (int64_t r0b = r0; r0b < r1; r0b += MM_MAX_ROWS) {
+            int64_t r1b = OL_MIN(r1, r0b + MM_MAX_ROWS);
+            for (int64_t r = r0b; r < r1b; r++) {
+                t->dot(t->n_in, t->w + r * t->w_row_bytes, xa, t->act_stride, nc, out);
+                for (int c = 0; c < nc; c++) tile[c][r - r0b] = out[c];
+            }
+            for (int c = 0; c < nc; c++)
+                memcpy(yk + c * t->ldy + r0b, tile[c], (size_t)(r1b - r0b) * sizeof(float));
         }
     }
 }

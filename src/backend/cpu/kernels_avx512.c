@@ -49,17 +49,22 @@ AI __m512 round_away(__m512 v) {
  *   qs: [ng][2][4][16] u8 = q + 128: half h of the group = elements 16h..16h+15 of blocks 0..3,
  *       so one zmm per half lines 4 blocks up in 4 dword lanes each and one vpdpbusd (u8 act x
  *       s8 weight) covers 4 blocks; the +128 comes back out as 128*Σw, from the weight side;
+ *   qss: the same as plain s8 q, for the one-row kernels (nc = 1), which use the weights as the
+ *       unsigned side instead (no per-step weight sums, one more load per step: cheaper for one
+ *       activation row, dearer for eight);
  *   da: [ng][4][4] f32: d of each block over its 4 lanes;
- *   ex: [ng][4][4] f32, Q8_1 only: s as stored, in lane 0 of each block, for the m·s term. */
+ *   ex: [ng][4][4] 32-bit in lane 0 of each block, others 0: Q8_0: int32 -128*Σq (for nc = 1,
+ *       where weights enter as q + 128); Q8_1: f32 s as stored, for the m·s term. */
 typedef struct {
-    size_t qs, da, ex, end;
+    size_t qs, qss, da, ex, end;
 } act4_layout;
 
 AI act4_layout act4_layout_of(int64_t nb, size_t block_bytes) {
     size_t ng = (size_t)(nb + 3) / 4;
     act4_layout l;
     l.qs = ((size_t)nb * block_bytes + 63) & ~(size_t)63;
-    l.da = l.qs + ng * 128;
+    l.qss = l.qs + ng * 128;
+    l.da = l.qss + ng * 128;
     l.ex = l.da + ng * 64;
     l.end = l.ex + ng * 64;
     return l;
@@ -76,6 +81,7 @@ AI void quant_q8_x(const float *x, uint8_t *dst, int64_t n, int q81) {
     int64_t ng = (nb + 3) / 4;
     if (nb & 3) { /* the missing blocks of the last group: q = 0 (stored as 128), d = 0 */
         memset(dst + L.qs + (ng - 1) * 128, 0x80, 128);
+        memset(dst + L.qss + (ng - 1) * 128, 0, 128);
         memset(dst + L.da + (ng - 1) * 64, 0, 64);
         memset(dst + L.ex + (ng - 1) * 64, 0, 64);
     }
@@ -97,13 +103,18 @@ AI void quant_q8_x(const float *x, uint8_t *dst, int64_t n, int q81) {
         const __m128i x80 = _mm_set1_epi8(-128);
         _mm_storeu_si128((__m128i *)(dst + L.qs + g * 128 + 16 * j), _mm_xor_si128(b0, x80));
         _mm_storeu_si128((__m128i *)(dst + L.qs + g * 128 + 64 + 16 * j), _mm_xor_si128(b1, x80));
+        _mm_storeu_si128((__m128i *)(dst + L.qss + g * 128 + 16 * j), b0);
+        _mm_storeu_si128((__m128i *)(dst + L.qss + g * 128 + 64 + 16 * j), b1);
         _mm_storeu_ps((float *)(dst + L.da + g * 64 + 16 * j), _mm_set1_ps(_cvtsh_ss(dh)));
+        __m128i e;
         if (q81) {
             uint16_t sh = _cvtss_sh((float)sum * d, 0);
             memcpy(blk + 2, &sh, 2);
-            _mm_storeu_ps((float *)(dst + L.ex + g * 64 + 16 * j),
-                          _mm_set_ps(0, 0, 0, _cvtsh_ss(sh)));
+            e = _mm_castps_si128(_mm_set_ps(0, 0, 0, _cvtsh_ss(sh)));
+        } else {
+            e = _mm_set_epi32(0, 0, 0, -128 * sum);
         }
+        _mm_storeu_si128((__m128i *)(dst + L.ex + g * 64 + 16 * j), e);
     }
 }
 
@@ -143,12 +154,21 @@ static void quant_q8_K(const float *x, void *dst, int64_t n) {
 
 static void quant_f32(const float *x, void *dst, int64_t n) { memcpy(dst, x, (size_t)n * 4); }
 
+/* F16 activations: the standard f16 row, then (64-byte aligned) the same values widened to f32,
+ * so the dot product does one conversion per weight vector instead of one per pair. */
+AI size_t f16_wide_off(int64_t n) { return ((size_t)n * 2 + 63) & ~(size_t)63; }
+static size_t act_bytes_f16(int64_t n) { return f16_wide_off(n) + (size_t)n * 4; }
+
 static void quant_f16(const float *x, void *dst, int64_t n) {
     uint16_t *y = dst;
+    float *yf = (float *)((uint8_t *)dst + f16_wide_off(n));
     int64_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        _mm256_storeu_si256((__m256i *)(y + i), _mm512_cvtps_ph(_mm512_loadu_ps(x + i), 0));
-    for (; i < n; i++) y[i] = _cvtss_sh(x[i], 0);
+    for (; i + 16 <= n; i += 16) {
+        __m256i h = _mm512_cvtps_ph(_mm512_loadu_ps(x + i), 0);
+        _mm256_storeu_si256((__m256i *)(y + i), h);
+        _mm512_storeu_ps(yf + i, _mm512_cvtph_ps(h));
+    }
+    for (; i < n; i++) y[i] = _cvtss_sh(x[i], 0), yf[i] = _cvtsh_ss(y[i]);
 }
 
 static void quant_bf16(const float *x, void *dst,
@@ -180,8 +200,9 @@ AI __m512i load4x16(const uint8_t *b, size_t bs, size_t off) {
     return _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(b + 3 * bs + off)), 3);
 }
 
-/* 4 consecutive blocks -> U0 (elements 0..15 of each) and U1 (16..31), s8. */
-AI void unpack4(int kind, const uint8_t *b, __m512i *u0, __m512i *u1) {
+/* 4 consecutive blocks -> U0 (elements 0..15 of each) and U1 (16..31): s8 weights, or, when
+ * uns, u8 = w + 128 for Q4_0/Q5_0/Q8_0 (the 1-row scheme; Q4_1/Q5_1 are unsigned anyway). */
+AI void unpack4(int kind, const uint8_t *b, __m512i *u0, __m512i *u1, int uns) {
     const size_t bs = kind_bsize(kind);
     const __m512i lo4 = _mm512_set1_epi8(0x0F);
     if (kind == K_Q8_0) {
@@ -195,6 +216,10 @@ AI void unpack4(int kind, const uint8_t *b, __m512i *u0, __m512i *u1) {
             _mm256_loadu_si256((const __m256i *)(b + 3 * bs + 2)), 1);
         *u0 = _mm512_permutex2var_epi64(x, i0, y);
         *u1 = _mm512_permutex2var_epi64(x, i1, y);
+        if (uns) {
+            *u0 = _mm512_xor_si512(*u0, _mm512_set1_epi8(-128));
+            *u1 = _mm512_xor_si512(*u1, _mm512_set1_epi8(-128));
+        }
         return;
     }
     size_t qs_off = kind == K_Q4_0 ? 2 : kind == K_Q4_1 ? 4 : kind == K_Q5_0 ? 6 : 8;
@@ -214,10 +239,10 @@ AI void unpack4(int kind, const uint8_t *b, __m512i *u0, __m512i *u1) {
         *u0 = _mm512_mask_add_epi8(*u0, klo, *u0, _mm512_set1_epi8(16));
         *u1 = _mm512_mask_add_epi8(*u1, khi, *u1, _mm512_set1_epi8(16));
     }
-    if (kind == K_Q4_0 || kind == K_Q5_0) {
-        const __m512i off = _mm512_set1_epi8(kind == K_Q4_0 ? 8 : 16);
-        *u0 = _mm512_sub_epi8(*u0, off);
-        *u1 = _mm512_sub_epi8(*u1, off);
+    if (kind == K_Q4_0 || kind == K_Q5_0) { /* q - 8 (16), or q - 8 (16) + 128 when uns */
+        const __m512i off = _mm512_set1_epi8((char)((kind == K_Q4_0 ? -8 : -16) + (uns ? 128 : 0)));
+        *u0 = _mm512_add_epi8(*u0, off);
+        *u1 = _mm512_add_epi8(*u1, off);
     }
 }
 
@@ -251,19 +276,29 @@ AI __m512 f16x4(const uint8_t *b, size_t bs, size_t off) {
                 memcpy(tmp, wb, (size_t)(nb - j) * bs);                                        \
                 wb = tmp;                                                                      \
             }                                                                                  \
-            __m512i u0, u1;                                                                    \
-            unpack4(kind, wb, &u0, &u1);                                                       \
-            const __m512i k80 = _mm512_set1_epi8(-128);                                        \
-            __m512i cw = _mm512_dpbusd_epi32(_mm512_setzero_si512(), k80, u0);                 \
-            cw = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(cw, k80, u1));   \
+            __m512i u0, u1, cw = _mm512_setzero_si512();                                       \
+            unpack4(kind, wb, &u0, &u1, NC == 1);                                              \
+            if (NC > 1) { /* -128*Σw: takes the +128 of the activations back out */           \
+                const __m512i k80 = _mm512_set1_epi8(-128);                                    \
+                cw = _mm512_dpbusd_epi32(cw, k80, u0);                                         \
+                cw = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(cw, k80, u1)); \
+            }                                                                                  \
             __m512 dw = f16x4(wb, bs, 0);                                                      \
             __m512 mw = q81 ? f16x4(wb, bs, 2) : dw;                                           \
             size_t grp = (size_t)j / 4;                                                        \
             UNROLL for (int c = 0; c < NC; c++) {                                              \
                 const uint8_t *xc = (const uint8_t *)x + c * xs;                               \
                 const uint8_t *aq = xc + L.qs + grp * 128;                                     \
-                __m512i p = _mm512_dpbusd_epi32(cw, _mm512_loadu_si512(aq), u0);               \
-                p = _mm512_dpbusd_epi32(p, _mm512_loadu_si512(aq + 64), u1);                   \
+                __m512i p;                                                                     \
+                if (NC > 1) {                                                                  \
+                    p = _mm512_dpbusd_epi32(cw, _mm512_loadu_si512(aq), u0);                   \
+                    p = _mm512_dpbusd_epi32(p, _mm512_loadu_si512(aq + 64), u1);               \
+                } else { /* weights unsigned, activations signed */                            \
+                    const uint8_t *as = xc + L.qss + grp * 128;                                \
+                    p = q81 ? _mm512_setzero_si512() : _mm512_loadu_si512(xc + L.ex + grp * 64); \
+                    p = _mm512_dpbusd_epi32(p, u0, _mm512_loadu_si512(as));                    \
+                    p = _mm512_dpbusd_epi32(p, u1, _mm512_loadu_si512(as + 64));               \
+                }                                                                              \
                 __m512 s = _mm512_mul_ps(dw, _mm512_loadu_ps((const float *)(xc + L.da + grp * 64))); \
                 acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), s, acc[c]);                    \
                 if (q81)                                                                       \
@@ -441,18 +476,18 @@ static void dot_f32(int64_t n, const void *w, const void *x, size_t xs, int nc, 
 #define F16_BODY(NC, unused)                                                                   \
     do {                                                                                       \
         const uint16_t *wh = w;                                                                \
+        const size_t xo = f16_wide_off(n);                                                     \
         __m512 acc[NC];                                                                        \
-        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm512_setzero_ps();                             \
+        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm512_setzero_ps();                      \
         for (int64_t i = 0; i < n; i += 16) {                                                  \
             __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);             \
             __m512 wv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, wh + i));                  \
-            UNROLL for (int c = 0; c < NC; c++) {                                                     \
-                const uint16_t *xc = (const uint16_t *)((const uint8_t *)x + c * xs);          \
-                __m512 xv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, xc + i));              \
-                acc[c] = _mm512_fmadd_ps(wv, xv, acc[c]);                                      \
+            UNROLL for (int c = 0; c < NC; c++) {                                              \
+                const float *xc = (const float *)((const uint8_t *)x + c * xs + xo);           \
+                acc[c] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, xc + i), acc[c]);        \
             }                                                                                  \
         }                                                                                      \
-        UNROLL for (int c = 0; c < NC; c++) out[c] = _mm512_reduce_add_ps(acc[c]);                    \
+        UNROLL for (int c = 0; c < NC; c++) out[c] = _mm512_reduce_add_ps(acc[c]);             \
     } while (0)
 
 static void dot_f16(int64_t n, const void *w, const void *x, size_t xs, int nc, float *out) {
@@ -488,6 +523,7 @@ void ol_cpu_kernels_avx512(ol_cpu_kernels *k) {
     k->vec_dot[OL_DTYPE_F32] = dot_f32;
     k->quant_row[OL_DTYPE_F16] = quant_f16;
     k->vec_dot[OL_DTYPE_F16] = dot_f16;
+    k->act_row_bytes[OL_DTYPE_F16] = act_bytes_f16;
     if (ol_cpu_features() & OL_CPU_AVX512BF16) {
         k->quant_row[OL_DTYPE_BF16] = quant_bf16;
         k->vec_dot[OL_DTYPE_BF16] = dot_bf16;

@@ -6,6 +6,7 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 void ol_cpu_rmsnorm(float *y, const float *x, const float *w, int64_t n, int64_t n_rows,
@@ -50,8 +51,42 @@ void ol_cpu_rope(float *x, int64_t ld, int n_tok, int n_heads, int head_dim, int
     }
 }
 
-void ol_cpu_silu_mul(float *g, const float *u, int64_t n) {
-    for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+/* e^x for 8 floats: x = n·ln2 + r with |r| <= ln2/2 (ln2 split in two parts so n·ln2 is
+ * exact), e^r by a degree-6 Taylor polynomial (relative error < 2e-7 on that range), then 2^n
+ * added to the exponent bits. Inputs are clamped to [-87.3, 88.7], the finite f32 range. */
+static inline __m256 exp256(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.7f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    /* 2^n for n in [-126, 128]: split in two halves so neither overflows the exponent field */
+    const __m256i ni = _mm256_cvtps_epi32(n);
+    const __m256i h = _mm256_srai_epi32(ni, 1);
+    const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, _mm256_set1_epi32(127)), 23));
+    const __m256 s2 = _mm256_castsi256_ps(
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, h), _mm256_set1_epi32(127)), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+}
+
+/* x / (1 + e^(-z)) for 8 floats: silu when z = x, tanh-GELU when z = 2·sqrt(2/pi)·(x + 0.044715x³)
+ * (since 0.5·x·(1 + tanh(u)) = x / (1 + e^(-2u))). */
+static inline __m256 x_sigmoid256(__m256 x, __m256 z) {
+    const __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), z));
+    return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+}
+
+static inline __m256 gelu_z256(__m256 x) {
+    const __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
+    return _mm256_mul_ps(_mm256_set1_ps(1.5957691216057308f), /* 2·sqrt(2/pi) */
+                         _mm256_fmadd_ps(x3, _mm256_set1_ps(0.044715f), x));
 }
 
 static float gelu_tanh(float z) {
@@ -59,8 +94,22 @@ static float gelu_tanh(float z) {
     return 0.5f * z * (1.0f + tanhf(c * z * (1.0f + 0.044715f * z * z)));
 }
 
+void ol_cpu_silu_mul(float *g, const float *u, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(x_sigmoid256(x, x), _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
 void ol_cpu_gelu_mul(float *g, const float *u, int64_t n) {
-    for (int64_t i = 0; i < n; i++) g[i] = gelu_tanh(g[i]) * u[i];
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(x_sigmoid256(x, gelu_z256(x)), _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++) g[i] = gelu_tanh(g[i]) * u[i];
 }
 
 void ol_cpu_add(float *y, const float *x, int64_t n) {
@@ -133,79 +182,128 @@ static inline void axpy_f32(float *y, float a, const float *x, int n) {
 #define ATTN_MAX_REP 32
 #define ATTN_MAX_HEAD_DIM 512
 #define ATTN_MAX_BLOCK 256
+#define ATTN_QT 8           /* query tokens of one sequence handled together */
+#define ATTN_MAX_ROWS 64    /* ATTN_QT * rep query rows per work item, at most */
 
+/* A work item: up to ATTN_QT consecutive batch tokens of one sequence (consecutive
+ * positions) and one kv head, i.e. nq = n_tok * rep query rows that all read the same K/V
+ * rows. Each K and V row is converted to f32 once per item and used by every row that can see
+ * it. Softmax is online per KV block: scores of the block, then one rescale per row. */
 typedef struct {
-    const ol_attn_args *a;
-} attn_task;
+    int t0, n_tok, g;
+} attn_work;
 
-/* One (token, kv head) work item: the rep query heads that share this kv head. */
-static void attn_item(const ol_attn_args *a, int t, int g, float *kbuf, float *vbuf) {
-    const int D = a->head_dim, rep = a->n_head / a->n_head_kv;
-    const int kv_dim = a->n_head_kv * D;
+static void attn_item(const ol_attn_args *a, const attn_work *w, float *kbuf, float *vbuf) {
+    const int D = a->head_dim, rep = a->n_head / a->n_head_kv, g = w->g;
+    const int kv_dim = a->n_head_kv * D, nq = w->n_tok * rep, bs = a->block_size;
     const size_t eb = a->kv_dtype == OL_DTYPE_F32 ? 4 : 2;
-    const ol_attn_seq *sq = &a->seqs[a->seq_of_token[t]];
-    const int32_t p_end = a->pos[t]; /* inclusive */
-    int32_t p_begin = 0;
-    if (a->window > 0 && p_end - a->window + 1 > 0) p_begin = p_end - a->window + 1;
-    float m[ATTN_MAX_REP], l[ATTN_MAX_REP], s[ATTN_MAX_REP][ATTN_MAX_BLOCK];
-    const float *q[ATTN_MAX_REP];
-    float *o[ATTN_MAX_REP];
-    for (int r = 0; r < rep; r++) {
-        m[r] = -INFINITY;
-        l[r] = 0.0f;
-        q[r] = a->q + (int64_t)t * a->ldq + (int64_t)(g * rep + r) * D;
-        o[r] = a->out + (int64_t)t * a->ldo + (int64_t)(g * rep + r) * D;
-        memset(o[r], 0, (size_t)D * sizeof(float));
+    const ol_attn_seq *sq = &a->seqs[a->seq_of_token[w->t0]];
+    float m[ATTN_MAX_ROWS], l[ATTN_MAX_ROWS];
+    float s[ATTN_MAX_ROWS][ATTN_MAX_BLOCK];
+    const float *q[ATTN_MAX_ROWS];
+    float *o[ATTN_MAX_ROWS];
+    int32_t lo[ATTN_MAX_ROWS], hi[ATTN_MAX_ROWS]; /* visible key positions, inclusive */
+    int32_t p_min = INT32_MAX, p_max = -1;
+    for (int i = 0; i < nq; i++) {
+        const int t = w->t0 + i / rep, h = g * rep + i % rep;
+        m[i] = -INFINITY;
+        l[i] = 0.0f;
+        q[i] = a->q + (int64_t)t * a->ldq + (int64_t)h * D;
+        o[i] = a->out + (int64_t)t * a->ldo + (int64_t)h * D;
+        memset(o[i], 0, (size_t)D * sizeof(float));
+        hi[i] = a->pos[t];
+        lo[i] = a->window > 0 && hi[i] - a->window + 1 > 0 ? hi[i] - a->window + 1 : 0;
+        p_min = lo[i] < p_min ? lo[i] : p_min;
+        p_max = hi[i] > p_max ? hi[i] : p_max;
     }
-    const int bs = a->block_size;
-    for (int32_t b = p_begin / bs; b <= p_end / bs; b++) {
+    for (int32_t b = p_min / bs; b <= p_max / bs; b++) {
         const int32_t blk = sq->blocks[b];
         const uint8_t *kb = a->k_base + (size_t)blk * a->block_stride;
         const uint8_t *vb = a->v_base + (size_t)blk * a->block_stride;
-        int j0 = b * bs < p_begin ? p_begin - b * bs : 0;
-        int j1 = (b + 1) * bs - 1 > p_end ? p_end - b * bs : bs - 1;
-        /* scores for the block's visible slots */
+        const int32_t base = b * bs;
+        const int j0 = base < p_min ? p_min - base : 0;
+        const int j1 = base + bs - 1 > p_max ? p_max - base : bs - 1;
         for (int j = j0; j <= j1; j++) {
             load_row(a->kv_dtype, kb + ((size_t)j * kv_dim + (size_t)g * D) * eb, kbuf, D);
-            for (int r = 0; r < rep; r++) s[r][j] = dot_f32(q[r], kbuf, D) * a->scale;
+            for (int i = 0; i < nq; i++)
+                s[i][j] = base + j >= lo[i] && base + j <= hi[i] ? dot_f32(q[i], kbuf, D) * a->scale
+                                                                 : -INFINITY;
         }
-        for (int r = 0; r < rep; r++) {
-            float mb = m[r];
-            for (int j = j0; j <= j1; j++) mb = s[r][j] > mb ? s[r][j] : mb;
-            if (mb > m[r]) {
-                const float c = m[r] == -INFINITY ? 0.0f : expf(m[r] - mb);
-                if (c != 1.0f) ol_cpu_scale(o[r], c, D);
-                l[r] *= c;
-                m[r] = mb;
+        for (int i = 0; i < nq; i++) {
+            float mb = m[i];
+            for (int j = j0; j <= j1; j++) mb = s[i][j] > mb ? s[i][j] : mb;
+            if (mb == -INFINITY) { /* nothing visible in this block */
+                for (int j = j0; j <= j1; j++) s[i][j] = 0.0f;
+                continue;
+            }
+            if (mb > m[i]) {
+                const float c = m[i] == -INFINITY ? 0.0f : expf(m[i] - mb);
+                if (c != 1.0f) ol_cpu_scale(o[i], c, D);
+                l[i] *= c;
+                m[i] = mb;
             }
             for (int j = j0; j <= j1; j++) {
-                s[r][j] = expf(s[r][j] - m[r]);
-                l[r] += s[r][j];
+                s[i][j] = s[i][j] == -INFINITY ? 0.0f : expf(s[i][j] - m[i]);
+                l[i] += s[i][j];
             }
         }
         for (int j = j0; j <= j1; j++) {
             load_row(a->kv_dtype, vb + ((size_t)j * kv_dim + (size_t)g * D) * eb, vbuf, D);
-            for (int r = 0; r < rep; r++) axpy_f32(o[r], s[r][j], vbuf, D);
+            for (int i = 0; i < nq; i++)
+                if (s[i][j] != 0.0f) axpy_f32(o[i], s[i][j], vbuf, D);
         }
     }
-    for (int r = 0; r < rep; r++) ol_cpu_scale(o[r], l[r] > 0.0f ? 1.0f / l[r] : 0.0f, D);
+    for (int i = 0; i < nq; i++) ol_cpu_scale(o[i], l[i] > 0.0f ? 1.0f / l[i] : 0.0f, D);
 }
 
+typedef struct {
+    const ol_attn_args *a;
+    const attn_work *items;
+    int n_items;
+} attn_task;
+
 static void attn_worker(void *ctx, int ith, int nth) {
-    const ol_attn_args *a = ctx;
+    const attn_task *tk = ctx;
     float kbuf[ATTN_MAX_HEAD_DIM], vbuf[ATTN_MAX_HEAD_DIM];
-    int64_t n_items = (int64_t)a->n_tokens * a->n_head_kv, b, e;
-    ol_split_range(n_items, 1, ith, nth, &b, &e);
-    for (int64_t it = b; it < e; it++)
-        attn_item(a, (int)(it / a->n_head_kv), (int)(it % a->n_head_kv), kbuf, vbuf);
+    /* interleave items over threads: late tokens of a causal prefill cost more */
+    for (int it = ith; it < tk->n_items; it += nth) attn_item(tk->a, &tk->items[it], kbuf, vbuf);
 }
 
 void ol_cpu_attention(ol_cpu *cpu, const ol_attn_args *a) {
-    OL_ASSERT(a->n_head % a->n_head_kv == 0 && a->n_head / a->n_head_kv <= ATTN_MAX_REP);
+    const int rep = a->n_head / a->n_head_kv;
+    OL_ASSERT(a->n_head % a->n_head_kv == 0 && rep <= ATTN_MAX_REP);
     OL_ASSERT(a->head_dim <= ATTN_MAX_HEAD_DIM && a->block_size <= ATTN_MAX_BLOCK);
+    /* group consecutive tokens of one sequence with consecutive positions */
+    int qt = ATTN_MAX_ROWS / rep;
+    qt = qt < 1 ? 1 : qt > ATTN_QT ? ATTN_QT : qt;
+    attn_work stack_items[256], *items = stack_items;
+    int cap = (a->n_tokens + 0) * a->n_head_kv; /* upper bound on items */
+    if (cap > (int)OL_ARRAY_LEN(stack_items)) {
+        items = malloc(sizeof(attn_work) * (size_t)cap);
+        if (!items) { /* no memory: one token per item, sequentially, still correct */
+            for (int t = 0; t < a->n_tokens; t++)
+                for (int g = 0; g < a->n_head_kv; g++) {
+                    float kb[ATTN_MAX_HEAD_DIM], vb[ATTN_MAX_HEAD_DIM];
+                    attn_work w1 = {t, 1, g};
+                    attn_item(a, &w1, kb, vb);
+                }
+            return;
+        }
+    }
+    int n = 0;
+    for (int t = 0; t < a->n_tokens;) {
+        int k = 1;
+        while (k < qt && t + k < a->n_tokens && a->seq_of_token[t + k] == a->seq_of_token[t] &&
+               a->pos[t + k] == a->pos[t] + k)
+            k++;
+        for (int g = 0; g < a->n_head_kv; g++) items[n++] = (attn_work){t, k, g};
+        t += k;
+    }
+    attn_task tk = {a, items, n};
     ol_pool *pool = cpu ? ol_cpu_pool(cpu) : NULL;
-    if (pool && (int64_t)a->n_tokens * a->n_head_kv > 1)
-        ol_pool_run(pool, attn_worker, (void *)a);
+    if (pool && n > 1)
+        ol_pool_run(pool, attn_worker, &tk);
     else
-        attn_worker((void *)a, 0, 1);
+        attn_worker(&tk, 0, 1);
+    if (items != stack_items) free(items);
 }
