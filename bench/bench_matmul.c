@@ -19,26 +19,16 @@ typedef struct {
 } shape;
 
 static const shape SHAPES[] = {
-    {"output head", OL_DTYPE_Q8_0, 262144, 640, 1},
-    {"ffn_up/gate", OL_DTYPE_Q5_0, 2048, 640, 1},
-    {"attn_q", OL_DTYPE_Q8_0, 1024, 640, 1},
-    {"ffn_down", OL_DTYPE_Q4_K, 640, 2048, 1},
-    {"ffn_down", OL_DTYPE_Q6_K, 640, 2048, 1},
-    {"ffn_down", OL_DTYPE_Q5_K, 640, 2048, 1},
-    {"ffn_up", OL_DTYPE_Q4_0, 2048, 640, 1},
-    {"ffn_up", OL_DTYPE_Q4_1, 2048, 640, 1},
-    {"ffn_up", OL_DTYPE_Q5_1, 2048, 640, 1},
-    {"ffn_up", OL_DTYPE_F16, 2048, 640, 1},
-    {"ffn_up", OL_DTYPE_BF16, 2048, 640, 1},
-    {"ffn_up", OL_DTYPE_F32, 2048, 640, 1},
-    {"ffn_up/gate", OL_DTYPE_Q5_0, 2048, 640, 512},
-    {"attn_q", OL_DTYPE_Q8_0, 1024, 640, 512},
-    {"ffn_down", OL_DTYPE_Q4_K, 640, 2048, 512},
-    {"ffn_down", OL_DTYPE_Q6_K, 640, 2048, 512},
-    {"ffn_down", OL_DTYPE_Q5_K, 640, 2048, 512},
-    {"ffn_up", OL_DTYPE_Q4_0, 2048, 640, 512},
-    {"ffn_up", OL_DTYPE_F16, 2048, 640, 512},
-    {"ffn_up", OL_DTYPE_BF16, 2048, 640, 512},
+    {"output head", OL_DTYPE_Q8_0, 262144, 640, 1}, {"ffn_up/gate", OL_DTYPE_Q5_0, 2048, 640, 1},
+    {"attn_q", OL_DTYPE_Q8_0, 1024, 640, 1},        {"ffn_down", OL_DTYPE_Q4_K, 640, 2048, 1},
+    {"ffn_down", OL_DTYPE_Q6_K, 640, 2048, 1},      {"ffn_down", OL_DTYPE_Q5_K, 640, 2048, 1},
+    {"ffn_up", OL_DTYPE_Q4_0, 2048, 640, 1},        {"ffn_up", OL_DTYPE_Q4_1, 2048, 640, 1},
+    {"ffn_up", OL_DTYPE_Q5_1, 2048, 640, 1},        {"ffn_up", OL_DTYPE_F16, 2048, 640, 1},
+    {"ffn_up", OL_DTYPE_BF16, 2048, 640, 1},        {"ffn_up", OL_DTYPE_F32, 2048, 640, 1},
+    {"ffn_up/gate", OL_DTYPE_Q5_0, 2048, 640, 512}, {"attn_q", OL_DTYPE_Q8_0, 1024, 640, 512},
+    {"ffn_down", OL_DTYPE_Q4_K, 640, 2048, 512},    {"ffn_down", OL_DTYPE_Q6_K, 640, 2048, 512},
+    {"ffn_down", OL_DTYPE_Q5_K, 640, 2048, 512},    {"ffn_up", OL_DTYPE_Q4_0, 2048, 640, 512},
+    {"ffn_up", OL_DTYPE_F16, 2048, 640, 512},       {"ffn_up", OL_DTYPE_BF16, 2048, 640, 512},
 };
 
 static uint64_t rng = 88172645463325252ull;
@@ -68,14 +58,19 @@ static double run_shape(ol_cpu *cpu, const shape *s) {
     fill_weights(s->t, w, s->n_in, s->n_out);
     for (int c = 1; c < n_copies; c++) memcpy(w + c * bytes, w, bytes);
     float *x = malloc(sizeof(float) * s->n_in * s->n_tok);
-    for (int64_t i = 0; i < s->n_in * s->n_tok; i++) x[i] = (float)(urand() >> 8) / 8388608.0f - 1.0f;
+    for (int64_t i = 0; i < s->n_in * s->n_tok; i++)
+        x[i] = (float)(urand() >> 8) / 8388608.0f - 1.0f;
     float *y = malloc(sizeof(float) * s->n_out * s->n_tok);
-    ol_tensor tw = {.name = s->name, .dtype = s->t, .n_dims = 2, .ne = {s->n_in, s->n_out, 1, 1},
+    ol_tensor tw = {.name = s->name,
+                    .dtype = s->t,
+                    .n_dims = 2,
+                    .ne = {s->n_in, s->n_out, 1, 1},
                     .row_bytes = rb};
     double total = 0, best = 1e30;
     int iters = 0;
     uint64_t t_start = ol_time_ns();
-    for (int rep = 0; rep < 1000000 && (ol_time_ns() - t_start < 600000000ull || iters < 3); rep++) {
+    for (int rep = 0; rep < 1000000 && (ol_time_ns() - t_start < 600000000ull || iters < 3);
+         rep++) {
         tw.data = w + (rep % n_copies) * bytes;
         uint64_t t0 = ol_time_ns();
         ol_cpu_matmul(cpu, &tw, x, s->n_tok, y, s->n_out);
@@ -123,6 +118,17 @@ static void bench_kernels(ol_cpu_tier tier, int N) {
             }
             printf("  nc=%d %6.1f GMAC/s (%5.1f GB/s of weights)", nc,
                    (double)N * ROWS * nc / best * 1e-9, (double)rb * ROWS / best * 1e-9);
+        }
+        if (k.vec_dot_2r[t]) {
+            double best = 1e30;
+            float out[16];
+            for (int tries = 0; tries < 2000; tries++) {
+                uint64_t t0 = ol_time_ns();
+                for (int r = 0; r < ROWS; r += 2) k.vec_dot_2r[t](N, w + r * rb, rb, a, st, 8, out);
+                double dt = (double)(ol_time_ns() - t0) * 1e-9;
+                if (dt < best) best = dt;
+            }
+            printf("  2 rows nc=8 %6.1f GMAC/s", (double)N * ROWS * 8 / best * 1e-9);
         }
         printf("\n");
         ol_free_aligned(w);

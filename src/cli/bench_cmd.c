@@ -9,14 +9,15 @@
 #include <string.h>
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: openlora bench [-m MODEL] [--pp N] [--tg N] [-t THREADS] [--reps R] [--json]\n"
-               "\n"
-               "  -m, --model PATH   GGUF model (default: $OPENLORA_MODEL or the cached Gemma 3 270M)\n"
-               "  --pp N             prompt tokens processed in one batch (default 512, 0 = skip)\n"
-               "  --tg N             tokens generated one at a time (default 128, 0 = skip)\n"
-               "  -t, --threads N    worker threads (default: all online CPUs)\n"
-               "  --reps R           repetitions, best is reported (default 3)\n"
-               "  --json             print one JSON line instead of text\n");
+    fprintf(
+        f, "usage: openlora bench [-m MODEL] [--pp N] [--tg N] [-t THREADS] [--reps R] [--json]\n"
+           "\n"
+           "  -m, --model PATH   GGUF model (default: $OPENLORA_MODEL or the cached Gemma 3 270M)\n"
+           "  --pp N             prompt tokens processed in one batch (default 512, 0 = skip)\n"
+           "  --tg N             tokens generated one at a time (default 128, 0 = skip)\n"
+           "  -t, --threads N    worker threads (default: all online CPUs)\n"
+           "  --reps R           repetitions, best is reported (default 3)\n"
+           "  --json             print one JSON line instead of text\n");
 }
 
 int ol_cli_bench(int argc, char **argv) {
@@ -53,6 +54,11 @@ int ol_cli_bench(int argc, char **argv) {
     if (cli_rt_open(&rt, path, (int)threads, n_ctx, pp > 0 ? (int)pp : 1)) return 1;
     const ol_hparams *hp = ol_model_hparams(rt.model);
     int32_t *toks = malloc(sizeof(int32_t) * (size_t)(pp > 0 ? pp : 1));
+    if (!toks) {
+        fprintf(stderr, "openlora: out of memory\n");
+        cli_rt_close(&rt);
+        return 1;
+    }
     uint64_t rng = 42;
     for (long i = 0; i < pp; i++) {
         rng = rng * 6364136223846793005ull + 1442695040888963407ull;

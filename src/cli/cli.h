@@ -7,7 +7,7 @@
 
 #include <stdbool.h>
 
-#define OL_VERSION "0.1.0"
+#define OL_VERSION            "0.1.0"
 #define OL_DEFAULT_MODEL_FILE "gemma-3-270m-q4_k_m.gguf"
 
 int ol_cli_generate(int argc, char **argv);
@@ -23,11 +23,13 @@ int ol_cli_model_path(const char *given, char *buf, size_t cap);
  * otherwise prints "openlora: OPTION: ..." and returns -1. */
 int ol_cli_parse_int(const char *opt, const char *s, long lo, long hi, long *out);
 int ol_cli_parse_float(const char *opt, const char *s, double lo, double hi, double *out);
+/* The same over (lo, hi]: for parameters where lo itself is meaningless (top-p 0). */
+int ol_cli_parse_float_gt(const char *opt, const char *s, double lo, double hi, double *out);
 int ol_cli_parse_u64(const char *opt, const char *s, uint64_t *out);
 
 /* Option matching: returns the value for "-x V", "--xx V" or "--xx=V" at argv[*i] (advancing
  * *i), NULL if argv[*i] is not this option; prints an error and sets *bad if V is missing. */
-const char *ol_cli_opt(int argc, char **argv, int *i, const char *short_name,
-                       const char *long_name, bool *bad);
+const char *ol_cli_opt(int argc, char **argv, int *i, const char *short_name, const char *long_name,
+                       bool *bad);
 
 #endif

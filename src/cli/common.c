@@ -9,21 +9,29 @@
 #include <string.h>
 #include <sys/stat.h>
 
+static int path_too_long(const char *what, size_t cap) {
+    fprintf(stderr, "openlora: the model path from %s is longer than %zu bytes\n", what, cap - 1);
+    return -1;
+}
+
 int ol_cli_model_path(const char *given, char *buf, size_t cap) {
     if (given) {
-        snprintf(buf, cap, "%s", given);
+        if ((size_t)snprintf(buf, cap, "%s", given) >= cap) return path_too_long("-m", cap);
         return 0;
     }
     const char *env = getenv("OPENLORA_MODEL");
     if (env && *env) {
-        snprintf(buf, cap, "%s", env);
+        if ((size_t)snprintf(buf, cap, "%s", env) >= cap)
+            return path_too_long("$OPENLORA_MODEL", cap);
         return 0;
     }
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int n;
     if (xdg && *xdg)
-        snprintf(buf, cap, "%s/openlora/%s", xdg, OL_DEFAULT_MODEL_FILE);
+        n = snprintf(buf, cap, "%s/openlora/%s", xdg, OL_DEFAULT_MODEL_FILE);
     else
-        snprintf(buf, cap, "%s/.cache/openlora/%s", home ? home : ".", OL_DEFAULT_MODEL_FILE);
+        n = snprintf(buf, cap, "%s/.cache/openlora/%s", home ? home : ".", OL_DEFAULT_MODEL_FILE);
+    if ((size_t)n >= cap) return path_too_long("the cache directory", cap);
     struct stat st;
     if (stat(buf, &st) != 0) {
         fprintf(stderr,
@@ -59,6 +67,18 @@ int ol_cli_parse_float(const char *opt, const char *s, double lo, double hi, dou
     return 0;
 }
 
+int ol_cli_parse_float_gt(const char *opt, const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v <= lo || v > hi) {
+        fprintf(stderr, "openlora: %s: '%s' is not a number in (%g, %g]\n", opt, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 int ol_cli_parse_u64(const char *opt, const char *s, uint64_t *out) {
     char *end;
     errno = 0;
@@ -72,8 +92,8 @@ int ol_cli_parse_u64(const char *opt, const char *s, uint64_t *out) {
     return 0;
 }
 
-const char *ol_cli_opt(int argc, char **argv, int *i, const char *short_name,
-                       const char *long_name, bool *bad) {
+const char *ol_cli_opt(int argc, char **argv, int *i, const char *short_name, const char *long_name,
+                       bool *bad) {
     const char *a = argv[*i];
     size_t ln = long_name ? strlen(long_name) : 0;
     if (long_name && !strncmp(a, long_name, ln) && a[ln] == '=') return a + ln + 1;

@@ -9,33 +9,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_STOPS 4
+#define MAX_STOPS    4
+#define DEFAULT_SEED 42
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: openlora generate [-m MODEL] -p PROMPT [options]\n"
-            "\n"
-            "  -m, --model PATH        GGUF model (default: $OPENLORA_MODEL or the cached Gemma 3 270M)\n"
-            "  -p, --prompt TEXT       the prompt (special tokens like <start_of_turn> are parsed)\n"
-            "  -f, --file PATH         read the prompt from a file\n"
-            "  -n, --n-predict N       tokens to generate (default 128)\n"
-            "  -c, --ctx-size N        context size in tokens (default: prompt + n, at most the\n"
-            "                          model's training context)\n"
-            "  -t, --threads N         worker threads (default: all online CPUs)\n"
-            "  -b, --batch-size N      prompt tokens per forward pass (default 512)\n"
-            "  --temp T                temperature, 0 = greedy (default 0.8)\n"
-            "  --top-k K               keep the K most likely tokens, 0 = off (default 40)\n"
-            "  --top-p P               nucleus sampling (default 0.95)\n"
-            "  --min-p P               drop tokens below P x the top probability (default 0.05)\n"
-            "  --repeat-penalty F      penalise the last --repeat-last-n tokens (default 1.0 = off)\n"
-            "  --repeat-last-n N       window of the repeat penalty (default 64)\n"
-            "  --presence-penalty F    OpenAI-style presence penalty (default 0)\n"
-            "  --frequency-penalty F   OpenAI-style frequency penalty (default 0)\n"
-            "  --seed S                random seed (default: fixed, so runs are reproducible)\n"
-            "  --stop TEXT             stop when TEXT is generated (up to 4)\n"
-            "  --ignore-eos            keep generating past end-of-generation tokens\n"
-            "  --no-display-prompt     print only the generated text (default)\n"
-            "  --display-prompt        print the prompt before the generated text\n");
+    fprintf(
+        f,
+        "usage: openlora generate [-m MODEL] -p PROMPT [options]\n"
+        "\n"
+        "  -m, --model PATH        GGUF model (default: $OPENLORA_MODEL or the cached Gemma 3 "
+        "270M)\n"
+        "  -p, --prompt TEXT       the prompt (special tokens like <start_of_turn> are parsed)\n"
+        "  -f, --file PATH         read the prompt from a file\n"
+        "  -n, --n-predict N       tokens to generate (default 128)\n"
+        "  -c, --ctx-size N        context size in tokens (default: prompt + n); prompt + n\n"
+        "                          must fit it, and it must fit the model's training context\n"
+        "  -t, --threads N         worker threads (default: all online CPUs)\n"
+        "  -b, --batch-size N      prompt tokens per forward pass (default 512)\n"
+        "  --temp T                temperature, 0 = greedy (default 0.8)\n"
+        "  --top-k K               keep the K most likely tokens, 0 = off (default 40)\n"
+        "  --top-p P               nucleus sampling (default 0.95)\n"
+        "  --min-p P               drop tokens below P x the top probability (default 0.05)\n"
+        "  --repeat-penalty F      penalise the last --repeat-last-n tokens (default 1.0 = off)\n"
+        "  --repeat-last-n N       window of the repeat penalty (default 64)\n"
+        "  --presence-penalty F    OpenAI-style presence penalty (default 0)\n"
+        "  --frequency-penalty F   OpenAI-style frequency penalty (default 0)\n"
+        "  --seed S                random seed, 0 .. 2^64-2 (default 42, so runs repeat)\n"
+        "  --stop TEXT             stop when TEXT is generated (up to 4)\n"
+        "  --ignore-eos            keep generating past end-of-generation tokens\n"
+        "  --no-display-prompt     print only the generated text (default)\n"
+        "  --display-prompt        print the prompt before the generated text\n");
 }
 
 typedef struct {
@@ -57,6 +60,8 @@ static int parse(int argc, char **argv, gen_opts *o) {
     o->threads = ol_cpu_n_physical();
     o->n_batch = 512;
     ol_sampling_params_default(&o->sp);
+    o->sp.seed = DEFAULT_SEED; /* the library defaults to a random seed; the CLI promises runs
+                                * that repeat */
     for (int i = 1; i < argc && !bad; i++) {
         const char *v;
         const char *a = argv[i];
@@ -90,13 +95,13 @@ static int parse(int argc, char **argv, gen_opts *o) {
             bad = ol_cli_parse_int("--top-k", v, 0, 1 << 24, &l) != 0;
             o->sp.top_k = (int32_t)l;
         } else if ((v = ol_cli_opt(argc, argv, &i, NULL, "--top-p", &bad))) {
-            bad = ol_cli_parse_float("--top-p", v, 0, 1, &d) != 0;
+            bad = ol_cli_parse_float_gt("--top-p", v, 0, 1, &d) != 0;
             o->sp.top_p = (float)d;
         } else if ((v = ol_cli_opt(argc, argv, &i, NULL, "--min-p", &bad))) {
             bad = ol_cli_parse_float("--min-p", v, 0, 1, &d) != 0;
             o->sp.min_p = (float)d;
         } else if ((v = ol_cli_opt(argc, argv, &i, NULL, "--repeat-penalty", &bad))) {
-            bad = ol_cli_parse_float("--repeat-penalty", v, 0, 10, &d) != 0;
+            bad = ol_cli_parse_float_gt("--repeat-penalty", v, 0, 10, &d) != 0;
             o->sp.repeat_penalty = (float)d;
         } else if ((v = ol_cli_opt(argc, argv, &i, NULL, "--repeat-last-n", &bad))) {
             bad = ol_cli_parse_int("--repeat-last-n", v, 0, 1 << 20, &l) != 0;
@@ -109,6 +114,10 @@ static int parse(int argc, char **argv, gen_opts *o) {
             o->sp.frequency_penalty = (float)d;
         } else if ((v = ol_cli_opt(argc, argv, &i, NULL, "--seed", &bad))) {
             bad = ol_cli_parse_u64("--seed", v, &u) != 0;
+            if (!bad && u == OL_SAMPLING_SEED_RANDOM) {
+                fprintf(stderr, "openlora: --seed: %s is reserved; use 0 .. 2^64-2\n", v);
+                bad = true;
+            }
             o->sp.seed = u;
         } else if ((v = ol_cli_opt(argc, argv, &i, NULL, "--stop", &bad))) {
             if (o->n_stops == MAX_STOPS || !*v || strlen(v) > 256) {
@@ -170,6 +179,7 @@ int ol_cli_generate(int argc, char **argv) {
     int n_ids = 0;
     ol_detok dt;
     bool dt_init = false;
+    char *piece = NULL;
 
     /* Load the model first, so a file the engine cannot run is reported by the model loader
      * (naming the key or tensor), then build the tokenizer from the GGUF the model holds. The
@@ -230,17 +240,29 @@ int ol_cli_generate(int argc, char **argv) {
     uint64_t t1 = ol_time_ns();
     ol_detok_init(&dt, tok, false);
     dt_init = true;
-    char piece[1024];
+    /* one token's text, sized by the vocabulary's longest piece (a fixed buffer would drop
+     * the text of a model with long tokens) */
+    size_t piece_cap = OL_DETOK_CAP(tok);
+    piece = malloc(piece_cap);
+    if (!piece) {
+        fprintf(stderr, "openlora: out of memory\n");
+        goto done;
+    }
     const char *out;
     size_t n_out;
     long n_gen = 0;
     int stopped = 0;
-    while (n_gen < o.n_predict && !stopped) {
+    /* a write error (reported by main) ends the generation: nobody reads the rest */
+    while (n_gen < o.n_predict && !stopped && !ferror(stdout)) {
         int32_t id = ol_sampler_sample(smp, rt.logits);
         ol_sampler_accept(smp, id);
         n_gen++;
         if (!o.ignore_eos && ol_tokenizer_is_eog(tok, id)) break;
-        int n = ol_detok_push(&dt, id, piece, sizeof(piece));
+        int n = ol_detok_push(&dt, id, piece, piece_cap);
+        if (n < 0) {
+            fprintf(stderr, "openlora: cannot detokenize token %d: %s\n", (int)id, ol_strerror(n));
+            goto done;
+        }
         if (n > 0) {
             stopped = ol_stop_matcher_feed(&stop, piece, (size_t)n, &out, &n_out);
             if (stopped < 0) {
@@ -253,9 +275,15 @@ int ol_cli_generate(int argc, char **argv) {
         if (cli_rt_eval(&rt, &id, 1)) goto done;
     }
     if (!stopped) {
-        int n = ol_detok_flush(&dt, piece, sizeof(piece));
-        if (n > 0 && (stopped = ol_stop_matcher_feed(&stop, piece, (size_t)n, &out, &n_out)) >= 0)
+        int n = ol_detok_flush(&dt, piece, piece_cap);
+        if (n > 0) {
+            stopped = ol_stop_matcher_feed(&stop, piece, (size_t)n, &out, &n_out);
+            if (stopped < 0) {
+                fprintf(stderr, "openlora: out of memory\n");
+                goto done;
+            }
             emit(out, n_out);
+        }
         if (!stopped) {
             ol_stop_matcher_flush(&stop, &out, &n_out);
             emit(out, n_out);
@@ -275,6 +303,7 @@ int ol_cli_generate(int argc, char **argv) {
             n_decode / (tg_s > 0 ? tg_s : 1e-9));
     rc = 0;
 done:
+    free(piece);
     if (dt_init) ol_detok_deinit(&dt);
     if (stop_init) ol_stop_matcher_deinit(&stop);
     ol_sampler_destroy(smp);

@@ -1,6 +1,7 @@
 /* cli/main.c: the openlora command dispatcher: generate, bench, model inspect. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,7 +20,7 @@ static void usage(FILE *f) {
             OL_VERSION);
 }
 
-int main(int argc, char **argv) {
+static int dispatch(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -39,4 +40,17 @@ int main(int argc, char **argv) {
     fprintf(stderr, "openlora: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;
+}
+
+int main(int argc, char **argv) {
+    int rc = dispatch(argc, argv);
+    /* Output that never arrived (a full disk, a closed file) is a failure, not a success: a
+     * script checking the exit status must not take a truncated result for a whole one. */
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "openlora: error writing standard output%s%s\n", errno ? ": " : "",
+                errno ? strerror(errno) : "");
+        return rc ? rc : 1;
+    }
+    return rc;
 }

@@ -13,10 +13,14 @@ static void print_str(FILE *f, ol_gguf_str s, size_t max) {
     fputc('"', f);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s.ptr[i];
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c == '\n') fputs("\\n", f);
-        else if (c < 0x20 || c == 0x7f) fprintf(f, "\\x%02x", c);
-        else fputc(c, f);
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(f, "\\x%02x", c);
+        else
+            fputc(c, f);
     }
     fputc('"', f);
     if (n < s.len) fprintf(f, "...(%llu bytes)", (unsigned long long)s.len);
@@ -32,10 +36,11 @@ static void print_scalar(FILE *f, ol_gguf_type t, const ol_gguf_kv *kv, uint64_t
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: openlora model inspect FILE [--all]\n"
-               "\n"
-               "Print a GGUF file's header, metadata and tensors, then whether openlora can run it.\n"
-               "  --all   print every array element and every tensor (default: abbreviated)\n");
+    fprintf(f,
+            "usage: openlora model inspect FILE [--all]\n"
+            "\n"
+            "Print a GGUF file's header, metadata and tensors, then whether openlora can run it.\n"
+            "  --all   print every array element and every tensor (default: abbreviated)\n");
 }
 
 static int inspect(const char *path, bool all) {
@@ -57,8 +62,10 @@ static int inspect(const char *path, bool all) {
             printf(" %s[%llu] = [", ol_gguf_type_name(kv->arr_type), (unsigned long long)kv->arr_n);
             for (uint64_t j = 0; j < show; j++) {
                 if (j) printf(", ");
-                if (kv->arr_type == OL_GGUF_TYPE_STRING) print_str(stdout, kv->strs[j], 60);
-                else print_scalar(stdout, kv->arr_type, kv, j, true);
+                if (kv->arr_type == OL_GGUF_TYPE_STRING)
+                    print_str(stdout, kv->strs[j], 60);
+                else
+                    print_scalar(stdout, kv->arr_type, kv, j, true);
             }
             printf("%s]\n", show < kv->arr_n ? ", ..." : "");
         } else if (kv->type == OL_GGUF_TYPE_STRING) {

@@ -22,8 +22,10 @@ int cli_rt_start(cli_rt *rt, int n_threads, int n_ctx, int n_batch) {
     const ol_hparams *hp = ol_model_hparams(rt->model);
     rt->cpu = ol_cpu_create(n_threads, OL_CPU_TIER_COUNT, &err);
     if (!rt->cpu) goto fail;
-    ol_kv_config kc = {.n_layer = hp->n_layer, .kv_dim = hp->n_head_kv * hp->head_dim,
-                       .block_size = OL_KV_BLOCK_SIZE_DEFAULT, .dtype = OL_DTYPE_F16};
+    ol_kv_config kc = {.n_layer = hp->n_layer,
+                       .kv_dim = hp->n_head_kv * hp->head_dim,
+                       .block_size = OL_KV_BLOCK_SIZE_DEFAULT,
+                       .dtype = OL_DTYPE_F16};
     size_t blocks = (size_t)(n_ctx + kc.block_size - 1) / (size_t)kc.block_size;
     rt->kv = ol_model_kv_pool_create(rt->model, OL_DTYPE_F16, blocks * ol_kv_block_bytes(&kc),
                                      kc.block_size, &err);
@@ -61,7 +63,9 @@ void cli_rt_close(cli_rt *rt) {
     memset(rt, 0, sizeof(*rt));
 }
 
-void cli_rt_reset(cli_rt *rt) { ol_kv_seq_release(rt->kv, &rt->seq); }
+void cli_rt_reset(cli_rt *rt) {
+    ol_kv_seq_release(rt->kv, &rt->seq);
+}
 
 int cli_rt_eval(cli_rt *rt, const int32_t *tokens, int n) {
     ol_err err = {0};
@@ -87,8 +91,13 @@ int cli_rt_eval(cli_rt *rt, const int32_t *tokens, int n) {
     for (int done = 0; done < n && rc == 0;) {
         int c = n - done < rt->n_batch ? n - done : rt->n_batch;
         for (int i = 0; i < c; i++) pos[i] = rt->seq.n_tokens + i;
-        ol_batch b = {.n_tokens = c, .tokens = tokens + done, .pos = pos, .seq = sid,
-                      .logits = NULL, .n_seqs = 1, .seqs = seqs};
+        ol_batch b = {.n_tokens = c,
+                      .tokens = tokens + done,
+                      .pos = pos,
+                      .seq = sid,
+                      .logits = NULL,
+                      .n_seqs = 1,
+                      .seqs = seqs};
         rc = ol_model_forward(rt->ctx, rt->kv, &b, rt->logits, &err);
         done += c;
     }

@@ -13,7 +13,9 @@
 /* Round to nearest, halves to even (ggml's nearest_int for |v| < 2^22). rintf rather than the
  * 1.5*2^23 addition trick: GCC would contract that addition with the caller's multiply into an
  * FMA, changing results near ties. */
-static inline int nearest_int(float v) { return (int)__builtin_rintf(v); }
+static inline int nearest_int(float v) {
+    return (int)__builtin_rintf(v);
+}
 
 /* Unpack the 12 scale bytes of Q4_K/Q5_K into 8 six-bit scales and 8 six-bit mins. */
 static void unpack_scales_k4(const uint8_t *b, uint8_t sc[8], uint8_t m[8]) {
@@ -120,24 +122,35 @@ static inline int q6_K_value(const ol_block_q6_K *b, int e) {
 static void dq_q6_K(const ol_block_q6_K *x, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, y += 256) {
         float d = F16(x[i].d);
-        for (int e = 0; e < 256; e++) y[e] = d * (float)x[i].scales[e / 16] * (float)q6_K_value(&x[i], e);
+        for (int e = 0; e < 256; e++)
+            y[e] = d * (float)x[i].scales[e / 16] * (float)q6_K_value(&x[i], e);
     }
 }
 
 void ol_dequant_row_ref(ol_dtype t, const void *src, float *y, int64_t n) {
     int64_t nb = n / ol_dtype_block_elems(t);
     switch (t) {
-    case OL_DTYPE_F32: memcpy(y, src, (size_t)n * sizeof(float)); break;
+    case OL_DTYPE_F32:
+        memcpy(y, src, (size_t)n * sizeof(float));
+        break;
     case OL_DTYPE_F16:
         for (int64_t i = 0; i < n; i++) y[i] = F16(((const ol_f16 *)src)[i]);
         break;
     case OL_DTYPE_BF16:
         for (int64_t i = 0; i < n; i++) y[i] = ol_bf16_to_f32(((const ol_bf16 *)src)[i]);
         break;
-    case OL_DTYPE_Q4_0: dq_q4_0(src, y, nb); break;
-    case OL_DTYPE_Q4_1: dq_q4_1(src, y, nb); break;
-    case OL_DTYPE_Q5_0: dq_q5_0(src, y, nb); break;
-    case OL_DTYPE_Q5_1: dq_q5_1(src, y, nb); break;
+    case OL_DTYPE_Q4_0:
+        dq_q4_0(src, y, nb);
+        break;
+    case OL_DTYPE_Q4_1:
+        dq_q4_1(src, y, nb);
+        break;
+    case OL_DTYPE_Q5_0:
+        dq_q5_0(src, y, nb);
+        break;
+    case OL_DTYPE_Q5_1:
+        dq_q5_1(src, y, nb);
+        break;
     case OL_DTYPE_Q8_0:
         for (int64_t i = 0; i < nb; i++) {
             const ol_block_q8_0 *b = (const ol_block_q8_0 *)src + i;
@@ -152,16 +165,23 @@ void ol_dequant_row_ref(ol_dtype t, const void *src, float *y, int64_t n) {
             for (int j = 0; j < 32; j++) y[32 * i + j] = d * (float)b->qs[j];
         }
         break;
-    case OL_DTYPE_Q4_K: dq_q4_K(src, y, nb); break;
-    case OL_DTYPE_Q5_K: dq_q5_K(src, y, nb); break;
-    case OL_DTYPE_Q6_K: dq_q6_K(src, y, nb); break;
+    case OL_DTYPE_Q4_K:
+        dq_q4_K(src, y, nb);
+        break;
+    case OL_DTYPE_Q5_K:
+        dq_q5_K(src, y, nb);
+        break;
+    case OL_DTYPE_Q6_K:
+        dq_q6_K(src, y, nb);
+        break;
     case OL_DTYPE_Q8_K:
         for (int64_t i = 0; i < nb; i++) {
             const ol_block_q8_K *b = (const ol_block_q8_K *)src + i;
             for (int j = 0; j < 256; j++) y[256 * i + j] = b->d * (float)b->qs[j];
         }
         break;
-    default: OL_ASSERT(!"dtype");
+    default:
+        OL_ASSERT(!"dtype");
     }
 }
 
@@ -225,17 +245,26 @@ void ol_quant_row_q8_K_ref(const float *x, void *dst, int64_t n) {
 
 void ol_quant_row_ref(ol_dtype w, const float *x, void *dst, int64_t n) {
     switch (ol_dtype_vec_dot_type(w)) {
-    case OL_DTYPE_F32: memcpy(dst, x, (size_t)n * sizeof(float)); break;
+    case OL_DTYPE_F32:
+        memcpy(dst, x, (size_t)n * sizeof(float));
+        break;
     case OL_DTYPE_F16:
         for (int64_t i = 0; i < n; i++) ((ol_f16 *)dst)[i] = ol_f32_to_f16(x[i]);
         break;
     case OL_DTYPE_BF16:
         for (int64_t i = 0; i < n; i++) ((ol_bf16 *)dst)[i] = ol_f32_to_bf16(x[i]);
         break;
-    case OL_DTYPE_Q8_0: ol_quant_row_q8_0_ref(x, dst, n); break;
-    case OL_DTYPE_Q8_1: ol_quant_row_q8_1_ref(x, dst, n); break;
-    case OL_DTYPE_Q8_K: ol_quant_row_q8_K_ref(x, dst, n); break;
-    default: OL_ASSERT(!"vec_dot type");
+    case OL_DTYPE_Q8_0:
+        ol_quant_row_q8_0_ref(x, dst, n);
+        break;
+    case OL_DTYPE_Q8_1:
+        ol_quant_row_q8_1_ref(x, dst, n);
+        break;
+    case OL_DTYPE_Q8_K:
+        ol_quant_row_q8_K_ref(x, dst, n);
+        break;
+    default:
+        OL_ASSERT(!"vec_dot type");
     }
 }
 
@@ -301,8 +330,7 @@ static float dot_q8_0(int64_t nb, const ol_block_q8_0 *x, const ol_block_q8_0 *y
 }
 
 /* Q4_K / Q5_K: sum = d_a*d*Σ_b sc_b*Σ q*a − d_a*dmin*Σ_b m_b*(bsums of sub-block b). */
-static float dot_q45_K(int64_t nb, const void *wv, size_t wsize, int five,
-                       const ol_block_q8_K *y) {
+static float dot_q45_K(int64_t nb, const void *wv, size_t wsize, int five, const ol_block_q8_K *y) {
     float sum = 0.0f;
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *blk = (const uint8_t *)wv + (size_t)i * wsize;
@@ -365,15 +393,25 @@ float ol_vec_dot_ref(ol_dtype w, int64_t n, const void *wrow, const void *xrow) 
         for (int64_t i = 0; i < n; i++) s += (double)(ol_bf16_to_f32(a[i]) * ol_bf16_to_f32(b[i]));
         return (float)s;
     }
-    case OL_DTYPE_Q4_0: return dot_q4_0(nb, wrow, xrow);
-    case OL_DTYPE_Q4_1: return dot_q4_1(nb, wrow, xrow);
-    case OL_DTYPE_Q5_0: return dot_q5_0(nb, wrow, xrow);
-    case OL_DTYPE_Q5_1: return dot_q5_1(nb, wrow, xrow);
-    case OL_DTYPE_Q8_0: return dot_q8_0(nb, wrow, xrow);
-    case OL_DTYPE_Q4_K: return dot_q45_K(nb, wrow, sizeof(ol_block_q4_K), 0, xrow);
-    case OL_DTYPE_Q5_K: return dot_q45_K(nb, wrow, sizeof(ol_block_q5_K), 1, xrow);
-    case OL_DTYPE_Q6_K: return dot_q6_K(nb, wrow, xrow);
-    default: OL_ASSERT(!"no dot product for this weight type"); return 0.0f;
+    case OL_DTYPE_Q4_0:
+        return dot_q4_0(nb, wrow, xrow);
+    case OL_DTYPE_Q4_1:
+        return dot_q4_1(nb, wrow, xrow);
+    case OL_DTYPE_Q5_0:
+        return dot_q5_0(nb, wrow, xrow);
+    case OL_DTYPE_Q5_1:
+        return dot_q5_1(nb, wrow, xrow);
+    case OL_DTYPE_Q8_0:
+        return dot_q8_0(nb, wrow, xrow);
+    case OL_DTYPE_Q4_K:
+        return dot_q45_K(nb, wrow, sizeof(ol_block_q4_K), 0, xrow);
+    case OL_DTYPE_Q5_K:
+        return dot_q45_K(nb, wrow, sizeof(ol_block_q5_K), 1, xrow);
+    case OL_DTYPE_Q6_K:
+        return dot_q6_K(nb, wrow, xrow);
+    default:
+        OL_ASSERT(!"no dot product for this weight type");
+        return 0.0f;
     }
 }
 
@@ -529,14 +567,30 @@ void ol_quant_weights_ref(ol_dtype t, const float *x, void *dst, int64_t n) {
     switch (t) {
     case OL_DTYPE_F32:
     case OL_DTYPE_F16:
-    case OL_DTYPE_BF16: ol_quant_row_ref(t, x, dst, n); break;
-    case OL_DTYPE_Q4_0: qw_q4_0(x, dst, nb); break;
-    case OL_DTYPE_Q4_1: qw_q4_1(x, dst, nb); break;
-    case OL_DTYPE_Q5_0: qw_q5_0(x, dst, nb); break;
-    case OL_DTYPE_Q5_1: qw_q5_1(x, dst, nb); break;
-    case OL_DTYPE_Q8_0: ol_quant_row_q8_0_ref(x, dst, n); break;
-    case OL_DTYPE_Q8_1: ol_quant_row_q8_1_ref(x, dst, n); break;
-    case OL_DTYPE_Q8_K: ol_quant_row_q8_K_ref(x, dst, n); break;
+    case OL_DTYPE_BF16:
+        ol_quant_row_ref(t, x, dst, n);
+        break;
+    case OL_DTYPE_Q4_0:
+        qw_q4_0(x, dst, nb);
+        break;
+    case OL_DTYPE_Q4_1:
+        qw_q4_1(x, dst, nb);
+        break;
+    case OL_DTYPE_Q5_0:
+        qw_q5_0(x, dst, nb);
+        break;
+    case OL_DTYPE_Q5_1:
+        qw_q5_1(x, dst, nb);
+        break;
+    case OL_DTYPE_Q8_0:
+        ol_quant_row_q8_0_ref(x, dst, n);
+        break;
+    case OL_DTYPE_Q8_1:
+        ol_quant_row_q8_1_ref(x, dst, n);
+        break;
+    case OL_DTYPE_Q8_K:
+        ol_quant_row_q8_K_ref(x, dst, n);
+        break;
     case OL_DTYPE_Q4_K:
         for (int64_t i = 0; i < nb; i++) qw_q45_K(x + 256 * i, (uint8_t *)dst + 144 * i, 0);
         break;
@@ -546,6 +600,7 @@ void ol_quant_weights_ref(ol_dtype t, const float *x, void *dst, int64_t n) {
     case OL_DTYPE_Q6_K:
         for (int64_t i = 0; i < nb; i++) qw_q6_K(x + 256 * i, (ol_block_q6_K *)dst + i);
         break;
-    default: OL_ASSERT(!"dtype");
+    default:
+        OL_ASSERT(!"dtype");
     }
 }

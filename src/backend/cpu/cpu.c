@@ -16,6 +16,8 @@ struct ol_cpu {
     ol_cpu_kernels k; /* resolved: every computable dtype has quant_row and vec_dot */
     uint8_t *scratch; /* activation rows converted to the vec-dot type, 64-byte aligned */
     size_t scratch_size;
+    _Atomic int *grp_state; /* per group of 8 activation rows: 0 raw, 1 converting, 2 ready */
+    int64_t grp_cap;
 };
 
 static const char *const g_tier_names[OL_CPU_TIER_COUNT] = {"ref", "avx2", "avx512"};
@@ -29,10 +31,14 @@ static int tier_supported(ol_cpu_tier t) {
     unsigned avx2 = OL_CPU_AVX2 | OL_CPU_FMA | OL_CPU_F16C;
     unsigned avx512 = avx2 | OL_CPU_AVX512F | OL_CPU_AVX512BW | OL_CPU_AVX512VL | OL_CPU_AVX512VNNI;
     switch (t) {
-    case OL_CPU_TIER_REF: return 1;
-    case OL_CPU_TIER_AVX2: return (f & avx2) == avx2;
-    case OL_CPU_TIER_AVX512: return (f & avx512) == avx512;
-    default: return 0;
+    case OL_CPU_TIER_REF:
+        return 1;
+    case OL_CPU_TIER_AVX2:
+        return (f & avx2) == avx2;
+    case OL_CPU_TIER_AVX512:
+        return (f & avx512) == avx512;
+    default:
+        return 0;
     }
 }
 
@@ -40,10 +46,17 @@ void ol_cpu_kernels_get(ol_cpu_tier t, ol_cpu_kernels *k) {
     memset(k, 0, sizeof(*k));
     if (!tier_supported(t)) return;
     switch (t) {
-    case OL_CPU_TIER_REF: ol_cpu_kernels_ref(k); break;
-    case OL_CPU_TIER_AVX2: ol_cpu_kernels_avx2(k); break;
-    case OL_CPU_TIER_AVX512: ol_cpu_kernels_avx512(k); break;
-    default: break;
+    case OL_CPU_TIER_REF:
+        ol_cpu_kernels_ref(k);
+        break;
+    case OL_CPU_TIER_AVX2:
+        ol_cpu_kernels_avx2(k);
+        break;
+    case OL_CPU_TIER_AVX512:
+        ol_cpu_kernels_avx512(k);
+        break;
+    default:
+        break;
     }
 }
 
@@ -69,6 +82,7 @@ static void resolve_kernels(ol_cpu_tier top, ol_cpu_kernels *out) {
             out->vec_dot[d] = k.vec_dot[d];
             out->quant_row[d] = k.quant_row[d];
             out->act_row_bytes[d] = k.act_row_bytes[d];
+            out->vec_dot_2r[d] = k.vec_dot_2r[d];
         }
     }
 }
@@ -99,61 +113,101 @@ void ol_cpu_destroy(ol_cpu *cpu) {
     if (!cpu) return;
     ol_pool_destroy(cpu->pool);
     ol_free_aligned(cpu->scratch);
+    free((void *)cpu->grp_state);
     free(cpu);
 }
 
-ol_pool *ol_cpu_pool(ol_cpu *cpu) { return cpu->pool; }
-ol_cpu_tier ol_cpu_tier_of(const ol_cpu *cpu) { return cpu->tier; }
-const ol_cpu_kernels *ol_cpu_kernels_of(const ol_cpu *cpu) { return &cpu->k; }
+ol_pool *ol_cpu_pool(ol_cpu *cpu) {
+    return cpu->pool;
+}
+ol_cpu_tier ol_cpu_tier_of(const ol_cpu *cpu) {
+    return cpu->tier;
+}
+const ol_cpu_kernels *ol_cpu_kernels_of(const ol_cpu *cpu) {
+    return &cpu->k;
+}
 
 /* ---- matmul ---------------------------------------------------------------------------------
  * Work items are (row block, token block) pairs handed out through an atomic counter, so a
- * thread that falls behind (noise, a slower core) does less of the work. */
+ * thread that falls behind (noise, a slower core) does less of the work. Activations are
+ * converted lazily, per group of 8 rows, by whichever thread first needs the group: no
+ * barrier between conversion and products, and the conversion is spread over the threads. */
 typedef struct {
     void (*quant)(const float *x, void *dst, int64_t n);
     void (*dot)(int64_t n, const void *w, const void *x, size_t x_stride, int nc, float *out);
-    const uint8_t *w;   /* first row of the slice */
-    size_t w_row_bytes; /* [n_rows][w_row_bytes] */
+    void (*dot2)(int64_t n, const void *w, size_t w_stride, const void *x, size_t x_stride, int nc,
+                 float *out); /* may be NULL */
+    const uint8_t *w;         /* first row of the slice */
+    size_t w_row_bytes;       /* [n_rows][w_row_bytes] */
     int64_t n_rows, n_in;
-    const float *x; /* [n_tok][n_in] f32, quantized in the task when quant_in_task */
+    const float *x; /* [n_tok][n_in] f32, converted in the task when grp_state != NULL */
     int64_t n_tok;
     uint8_t *act; /* [n_tok][act_stride] */
     size_t act_stride;
     float *y; /* [n_tok][ldy] */
     int64_t ldy;
     int64_t rows_per_item, toks_per_item, n_row_items, n_items;
-    int quant_in_task;
+    _Atomic int *grp_state; /* NULL: all rows converted before the task */
     _Atomic int64_t next;
-    _Atomic int n_arrived; /* barrier between quantization and the products */
 } mm_task;
 
-static void mm_quant(mm_task *t, int ith, int nth) {
-    int64_t t0, t1;
-    ol_split_range(t->n_tok, 1, ith, nth, &t0, &t1);
-    for (int64_t i = t0; i < t1; i++) t->quant(t->x + i * t->n_in, t->act + i * t->act_stride, t->n_in);
-    atomic_fetch_add_explicit(&t->n_arrived, 1, memory_order_acq_rel);
-    while (atomic_load_explicit(&t->n_arrived, memory_order_acquire) < nth) _mm_pause();
+/* Make activation rows [8g, 8g+8) ready: convert them, or wait for the thread doing so. */
+static void mm_ensure_group(const mm_task *t, int64_t g) {
+    _Atomic int *st = &t->grp_state[g];
+    int s = atomic_load_explicit(st, memory_order_acquire);
+    if (s == 2) return;
+    int zero = 0;
+    if (s == 0 && atomic_compare_exchange_strong_explicit(st, &zero, 1, memory_order_acq_rel,
+                                                          memory_order_acquire)) {
+        int64_t k1 = OL_MIN(t->n_tok, (g + 1) * OL_CPU_MAX_NC);
+        for (int64_t k = g * OL_CPU_MAX_NC; k < k1; k++)
+            t->quant(t->x + k * t->n_in, t->act + k * t->act_stride, t->n_in);
+        atomic_store_explicit(st, 2, memory_order_release);
+        return;
+    }
+    while (atomic_load_explicit(st, memory_order_acquire) != 2) _mm_pause();
 }
 
 /* Rows [r0, r1) against tokens [k0, k1): token groups of 8 outer, rows inner, so the group's
  * activation rows stay in L1 while the row block (sized for L2) streams past them. Results go
  * to a small tile first and then out row-contiguous, instead of 8 scattered stores per row. */
 #define MM_MAX_ROWS 256
+/* Decode streams weights from DRAM once; the hardware prefetchers stop at 4 KiB pages, so the
+ * driver prefetches this far ahead itself (about one DRAM latency at a core's bandwidth). */
+#define MM_PREFETCH 2048
 static void mm_item(const mm_task *t, int64_t r0, int64_t r1, int64_t k0, int64_t k1) {
     float tile[OL_CPU_MAX_NC][MM_MAX_ROWS];
     float out[OL_CPU_MAX_NC];
     for (int64_t k = k0; k < k1; k += OL_CPU_MAX_NC) {
         int nc = (int)OL_MIN(OL_CPU_MAX_NC, k1 - k);
+        if (t->grp_state) mm_ensure_group(t, k / OL_CPU_MAX_NC);
         const uint8_t *xa = t->act + k * t->act_stride;
         float *yk = t->y + k * t->ldy;
-        if (nc == 1) { /* decode: straight into y */
-            for (int64_t r = r0; r < r1; r++)
+        if (nc == 1) { /* decode: straight into y, prefetching MM_PREFETCH bytes ahead */
+            const uint8_t *pf = t->w + r0 * t->w_row_bytes + MM_PREFETCH;
+            const uint8_t *end = t->w + r1 * t->w_row_bytes;
+            for (int64_t r = r0; r < r1; r++) {
+                const uint8_t *row_end = t->w + (r + 1) * t->w_row_bytes + MM_PREFETCH;
+                for (; pf < row_end && pf < end; pf += 64)
+                    _mm_prefetch((const char *)pf, _MM_HINT_T0);
                 t->dot(t->n_in, t->w + r * t->w_row_bytes, xa, t->act_stride, 1, yk + r);
+            }
             continue;
         }
         for (int64_t r0b = r0; r0b < r1; r0b += MM_MAX_ROWS) {
             int64_t r1b = OL_MIN(r1, r0b + MM_MAX_ROWS);
-            for (int64_t r = r0b; r < r1b; r++) {
+            int64_t r = r0b;
+            if (t->dot2)
+                for (; r + 2 <= r1b; r += 2) {
+                    float out2[2 * OL_CPU_MAX_NC];
+                    t->dot2(t->n_in, t->w + r * t->w_row_bytes, t->w_row_bytes, xa, t->act_stride,
+                            nc, out2);
+                    for (int c = 0; c < nc; c++) {
+                        tile[c][r - r0b] = out2[c];
+                        tile[c][r + 1 - r0b] = out2[OL_CPU_MAX_NC + c];
+                    }
+                }
+            for (; r < r1b; r++) {
                 t->dot(t->n_in, t->w + r * t->w_row_bytes, xa, t->act_stride, nc, out);
                 for (int c = 0; c < nc; c++) tile[c][r - r0b] = out[c];
             }
@@ -165,7 +219,7 @@ static void mm_item(const mm_task *t, int64_t r0, int64_t r1, int64_t k0, int64_
 
 static void mm_run(void *ctx, int ith, int nth) {
     mm_task *t = ctx;
-    if (t->quant_in_task) mm_quant(t, ith, nth);
+    (void)ith, (void)nth;
     for (;;) {
         int64_t i = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
         if (i >= t->n_items) break;
@@ -220,6 +274,7 @@ int ol_cpu_matmul_rows(ol_cpu *cpu, const ol_tensor *w, int64_t row0, int64_t n_
     mm_task t = {0};
     t.quant = k->quant_row[wt];
     t.dot = k->vec_dot[wt];
+    t.dot2 = k->vec_dot_2r[wt];
     t.w_row_bytes = w->row_bytes;
     t.w = (const uint8_t *)w->data + (size_t)row0 * w->row_bytes;
     t.n_rows = n_rows;
@@ -238,9 +293,20 @@ int ol_cpu_matmul_rows(ol_cpu *cpu, const ol_tensor *w, int64_t row0, int64_t n_
     double work = (double)n_rows * (double)w->row_bytes * (double)n_tok;
     if (work < 32 * 1024) nth = 1;
     plan(&t, nth);
-    t.quant_in_task = nth > 1 && n_tok > 2;
-    if (!t.quant_in_task)
-        for (int64_t i = 0; i < n_tok; i++) t.quant(x + i * t.n_in, t.act + i * t.act_stride, t.n_in);
+    int64_t n_grp = (n_tok + OL_CPU_MAX_NC - 1) / OL_CPU_MAX_NC;
+    if (nth > 1 && n_grp > 1) {
+        if (n_grp > cpu->grp_cap) {
+            _Atomic int *g = realloc((void *)cpu->grp_state, (size_t)n_grp * sizeof(*g));
+            if (!g) return OL_ENOMEM;
+            cpu->grp_state = g;
+            cpu->grp_cap = n_grp;
+        }
+        for (int64_t i = 0; i < n_grp; i++) atomic_init(&cpu->grp_state[i], 0);
+        t.grp_state = cpu->grp_state;
+    } else {
+        for (int64_t i = 0; i < n_tok; i++)
+            t.quant(x + i * t.n_in, t.act + i * t.act_stride, t.n_in);
+    }
     if (nth == 1)
         mm_run(&t, 0, 1);
     else

@@ -9,7 +9,12 @@
 #include "base/base.h"
 #include "tensor/tensor.h"
 
-typedef enum ol_cpu_tier { OL_CPU_TIER_REF, OL_CPU_TIER_AVX2, OL_CPU_TIER_AVX512, OL_CPU_TIER_COUNT } ol_cpu_tier;
+typedef enum ol_cpu_tier {
+    OL_CPU_TIER_REF,
+    OL_CPU_TIER_AVX2,
+    OL_CPU_TIER_AVX512,
+    OL_CPU_TIER_COUNT
+} ol_cpu_tier;
 const char *ol_cpu_tier_name(ol_cpu_tier t);
 
 /* Micro-kernels of one tier. NULL entries fall back to the ref tier. */
@@ -20,6 +25,11 @@ typedef struct ol_cpu_kernels {
      * activation rows are x + c*x_stride bytes, already converted for this weight type. */
     void (*vec_dot[OL_DTYPE_COUNT])(int64_t n, const void *w, const void *x, size_t x_stride,
                                     int nc, float *out);
+    /* Optional: two weight rows (w, w + w_stride) against nc activation rows at once;
+     * out[r * OL_CPU_MAX_NC + c] for r < 2, c < nc. Used for nc >= 2 where it is faster.
+     * Comes with (and needs) the same tier's quant_row and vec_dot. */
+    void (*vec_dot_2r[OL_DTYPE_COUNT])(int64_t n, const void *w, size_t w_stride, const void *x,
+                                       size_t x_stride, int nc, float *out);
     /* Bytes quant_row writes for a row of n elements. A SIMD tier may append tier-private
      * data after the standard vec-dot-type row (which always comes first, so the ref
      * vec_dot can read it); NULL = just the standard row. quant_row, vec_dot and

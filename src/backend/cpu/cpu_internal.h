@@ -1,6 +1,6 @@
 /* backend/cpu/cpu_internal.h: what the CPU backend's own files share: the kernel tables of
- * each tier and the tier-private activation layout the SIMD tiers append to Q8_0/Q8_1 rows.
- * No other module includes this. */
+ * each tier and the AVX2 tier's private activation layout appended to Q8_0/Q8_1 rows (the
+ * AVX-512 tier has its own, in kernels_avx512.c). No other module includes this. */
 #ifndef OL_CPU_INTERNAL_H
 #define OL_CPU_INTERNAL_H
 
@@ -10,7 +10,7 @@ void ol_cpu_kernels_ref(ol_cpu_kernels *k);
 void ol_cpu_kernels_avx2(ol_cpu_kernels *k);
 void ol_cpu_kernels_avx512(ol_cpu_kernels *k);
 
-/* SIMD activation rows for the 32-element formats (vec-dot types Q8_0 and Q8_1), for a row of
+/* AVX2 activation rows for the 32-element formats (vec-dot types Q8_0 and Q8_1), for a row of
  * nb blocks. Every region starts 64-byte aligned (rows themselves are 64-byte aligned):
  *   [0, qs)   the standard row: nb blocks of ol_block_q8_0 / ol_block_q8_1
  *   [qs, da)  int8 qs of all blocks, contiguous: [nb][32]
@@ -32,7 +32,7 @@ static inline ol_act32_layout ol_act32_layout_of(int64_t nb, size_t block_bytes)
     return l;
 }
 
-/* Standard row plus the SIMD regions (used as act_row_bytes by the SIMD tiers). */
+/* Standard row plus the SIMD regions (act_row_bytes of the AVX2 tier). */
 static inline size_t ol_act32_row_bytes_q8_0(int64_t n) {
     return ol_act32_layout_of(n / 32, sizeof(ol_block_q8_0)).end;
 }

@@ -9,19 +9,35 @@
 #include <immintrin.h>
 #include <string.h>
 
-#define AI static inline __attribute__((always_inline))
+#define AI     static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 8")
 
-#define NC_SWITCH(body, ...)                                                                   \
-    switch (nc) {                                                                              \
-    case 1: body(1, __VA_ARGS__); break;                                                       \
-    case 2: body(2, __VA_ARGS__); break;                                                       \
-    case 3: body(3, __VA_ARGS__); break;                                                       \
-    case 4: body(4, __VA_ARGS__); break;                                                       \
-    case 5: body(5, __VA_ARGS__); break;                                                       \
-    case 6: body(6, __VA_ARGS__); break;                                                       \
-    case 7: body(7, __VA_ARGS__); break;                                                       \
-    default: body(8, __VA_ARGS__); break;                                                      \
+#define NC_SWITCH(body, ...)                                                                       \
+    switch (nc) {                                                                                  \
+    case 1:                                                                                        \
+        body(1, __VA_ARGS__);                                                                      \
+        break;                                                                                     \
+    case 2:                                                                                        \
+        body(2, __VA_ARGS__);                                                                      \
+        break;                                                                                     \
+    case 3:                                                                                        \
+        body(3, __VA_ARGS__);                                                                      \
+        break;                                                                                     \
+    case 4:                                                                                        \
+        body(4, __VA_ARGS__);                                                                      \
+        break;                                                                                     \
+    case 5:                                                                                        \
+        body(5, __VA_ARGS__);                                                                      \
+        break;                                                                                     \
+    case 6:                                                                                        \
+        body(6, __VA_ARGS__);                                                                      \
+        break;                                                                                     \
+    case 7:                                                                                        \
+        body(7, __VA_ARGS__);                                                                      \
+        break;                                                                                     \
+    default:                                                                                       \
+        body(8, __VA_ARGS__);                                                                      \
+        break;                                                                                     \
     }
 
 AI float f16_load(const void *p) {
@@ -51,7 +67,9 @@ AI float hmax8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-AI __m256 abs8(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+AI __m256 abs8(__m256 v) {
+    return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
+}
 
 /* int32 x8 -> int8 x8 (values already in [-127, 127]) in the low 8 bytes */
 AI __m128i pack8(__m256i q) {
@@ -77,7 +95,8 @@ AI void quant_q8_x(const float *x, uint8_t *dst, int64_t n, int q81) {
     uint8_t *ex = dst + L.ex;
     for (int64_t i = 0; i < nb; i++, x += 32) {
         __m256 v[4], m = _mm256_setzero_ps();
-        for (int j = 0; j < 4; j++) v[j] = _mm256_loadu_ps(x + 8 * j), m = _mm256_max_ps(m, abs8(v[j]));
+        for (int j = 0; j < 4; j++)
+            v[j] = _mm256_loadu_ps(x + 8 * j), m = _mm256_max_ps(m, abs8(v[j]));
         float amax = hmax8(m);
         float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
         __m256i sum = _mm256_setzero_si256();
@@ -111,8 +130,12 @@ AI void quant_q8_x(const float *x, uint8_t *dst, int64_t n, int q81) {
     }
 }
 
-static void quant_q8_0x(const float *x, void *dst, int64_t n) { quant_q8_x(x, dst, n, 0); }
-static void quant_q8_1x(const float *x, void *dst, int64_t n) { quant_q8_x(x, dst, n, 1); }
+static void quant_q8_0x(const float *x, void *dst, int64_t n) {
+    quant_q8_x(x, dst, n, 0);
+}
+static void quant_q8_1x(const float *x, void *dst, int64_t n) {
+    quant_q8_x(x, dst, n, 1);
+}
 
 static void quant_q8_K(const float *x, void *dst, int64_t n) {
     ol_block_q8_K *y = dst;
@@ -145,7 +168,9 @@ static void quant_q8_K(const float *x, void *dst, int64_t n) {
     }
 }
 
-static void quant_f32(const float *x, void *dst, int64_t n) { memcpy(dst, x, (size_t)n * 4); }
+static void quant_f32(const float *x, void *dst, int64_t n) {
+    memcpy(dst, x, (size_t)n * 4);
+}
 
 static void quant_f16(const float *x, void *dst, int64_t n) {
     uint16_t *y = dst;
@@ -178,7 +203,11 @@ static void quant_bf16(const float *x, void *dst, int64_t n) {
 enum { K_Q4_0, K_Q4_1, K_Q5_0, K_Q5_1, K_Q8_0 };
 
 AI size_t kind_bsize(int kind) {
-    return kind == K_Q4_0 ? 18 : kind == K_Q4_1 ? 20 : kind == K_Q5_0 ? 22 : kind == K_Q5_1 ? 24 : 34;
+    return kind == K_Q4_0   ? 18
+           : kind == K_Q4_1 ? 20
+           : kind == K_Q5_0 ? 22
+           : kind == K_Q5_1 ? 24
+                            : 34;
 }
 
 /* 16 qs bytes -> 32 unsigned nibbles in element order (low nibbles first). */
@@ -200,56 +229,56 @@ AI __m256i qh_bytes(const uint8_t *p) {
     return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
 }
 
-#define DOT32_BODY(NC, kind)                                                                   \
-    do {                                                                                       \
-        const int q81 = (kind) == K_Q4_1 || (kind) == K_Q5_1;                                  \
-        const size_t bs = kind_bsize(kind);                                                    \
-        const int64_t nb = n / 32;                                                             \
-        const ol_act32_layout L = ol_act32_layout_of(nb, q81 ? 36 : 34);                       \
-        const __m256i ones = _mm256_set1_epi16(1);                                             \
-        __m256 acc[NC];                                                                        \
-        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();                      \
-        for (int64_t b = 0; b < nb; b++) {                                                     \
-            const uint8_t *wb = (const uint8_t *)w + b * bs;                                   \
-            __m256i u;                                                                         \
-            __m256i sgn = _mm256_setzero_si256();                                              \
-            if ((kind) == K_Q8_0) {                                                            \
-                sgn = _mm256_loadu_si256((const __m256i *)(wb + 2));                           \
-                u = _mm256_sign_epi8(sgn, sgn);                                                \
-            } else if ((kind) == K_Q4_0) {                                                     \
-                u = nibbles(wb + 2);                                                           \
-            } else if ((kind) == K_Q4_1) {                                                     \
-                u = nibbles(wb + 4);                                                           \
-            } else if ((kind) == K_Q5_0) {                                                     \
-                u = _mm256_or_si256(nibbles(wb + 6), qh_bytes(wb + 2));                        \
-            } else {                                                                           \
-                u = _mm256_or_si256(nibbles(wb + 8), qh_bytes(wb + 4));                        \
-            }                                                                                  \
-            __m256 dw = _mm256_set1_ps(f16_load(wb));                                          \
-            __m256 mw = q81 ? _mm256_set1_ps(f16_load(wb + 2)) : _mm256_setzero_ps();          \
-            size_t o = (size_t)b * 32;                                                         \
-            UNROLL for (int c = 0; c < NC; c++) {                                              \
-                const uint8_t *xc = (const uint8_t *)x + c * xs;                               \
-                __m256i a = _mm256_loadu_si256((const __m256i *)(xc + L.qs + o));              \
-                if ((kind) == K_Q8_0) a = _mm256_sign_epi8(a, sgn);                            \
-                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(u, a), ones);               \
-                if ((kind) == K_Q4_0 || (kind) == K_Q5_0) {                                    \
-                    __m256i e = _mm256_loadu_si256((const __m256i *)(xc + L.ex + o));          \
-                    p = _mm256_add_epi32(p, _mm256_srai_epi32(e, (kind) == K_Q4_0 ? 4 : 3));   \
-                }                                                                              \
-                __m256 s = _mm256_mul_ps(dw, _mm256_loadu_ps((const float *)(xc + L.da + o))); \
-                acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), s, acc[c]);                    \
-                if (q81)                                                                       \
-                    acc[c] = _mm256_fmadd_ps(mw, _mm256_loadu_ps((const float *)(xc + L.ex + o)), \
-                                             acc[c]);                                          \
-            }                                                                                  \
-        }                                                                                      \
-        UNROLL for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);                            \
+#define DOT32_BODY(NC, kind)                                                                       \
+    do {                                                                                           \
+        const int q81 = (kind) == K_Q4_1 || (kind) == K_Q5_1;                                      \
+        const size_t bs = kind_bsize(kind);                                                        \
+        const int64_t nb = n / 32;                                                                 \
+        const ol_act32_layout L = ol_act32_layout_of(nb, q81 ? 36 : 34);                           \
+        const __m256i ones = _mm256_set1_epi16(1);                                                 \
+        __m256 acc[NC];                                                                            \
+        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();                          \
+        for (int64_t b = 0; b < nb; b++) {                                                         \
+            const uint8_t *wb = (const uint8_t *)w + b * bs;                                       \
+            __m256i u;                                                                             \
+            __m256i sgn = _mm256_setzero_si256();                                                  \
+            if ((kind) == K_Q8_0) {                                                                \
+                sgn = _mm256_loadu_si256((const __m256i *)(wb + 2));                               \
+                u = _mm256_sign_epi8(sgn, sgn);                                                    \
+            } else if ((kind) == K_Q4_0) {                                                         \
+                u = nibbles(wb + 2);                                                               \
+            } else if ((kind) == K_Q4_1) {                                                         \
+                u = nibbles(wb + 4);                                                               \
+            } else if ((kind) == K_Q5_0) {                                                         \
+                u = _mm256_or_si256(nibbles(wb + 6), qh_bytes(wb + 2));                            \
+            } else {                                                                               \
+                u = _mm256_or_si256(nibbles(wb + 8), qh_bytes(wb + 4));                            \
+            }                                                                                      \
+            __m256 dw = _mm256_set1_ps(f16_load(wb));                                              \
+            __m256 mw = q81 ? _mm256_set1_ps(f16_load(wb + 2)) : _mm256_setzero_ps();              \
+            size_t o = (size_t)b * 32;                                                             \
+            UNROLL for (int c = 0; c < NC; c++) {                                                  \
+                const uint8_t *xc = (const uint8_t *)x + c * xs;                                   \
+                __m256i a = _mm256_loadu_si256((const __m256i *)(xc + L.qs + o));                  \
+                if ((kind) == K_Q8_0) a = _mm256_sign_epi8(a, sgn);                                \
+                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(u, a), ones);                   \
+                if ((kind) == K_Q4_0 || (kind) == K_Q5_0) {                                        \
+                    __m256i e = _mm256_loadu_si256((const __m256i *)(xc + L.ex + o));              \
+                    p = _mm256_add_epi32(p, _mm256_srai_epi32(e, (kind) == K_Q4_0 ? 4 : 3));       \
+                }                                                                                  \
+                __m256 s = _mm256_mul_ps(dw, _mm256_loadu_ps((const float *)(xc + L.da + o)));     \
+                acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), s, acc[c]);                        \
+                if (q81)                                                                           \
+                    acc[c] = _mm256_fmadd_ps(mw, _mm256_loadu_ps((const float *)(xc + L.ex + o)),  \
+                                             acc[c]);                                              \
+            }                                                                                      \
+        }                                                                                          \
+        UNROLL for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);                                \
     } while (0)
 
-#define DOT32_FN(name, kind)                                                                   \
-    static void name(int64_t n, const void *w, const void *x, size_t xs, int nc, float *out) { \
-        NC_SWITCH(DOT32_BODY, kind)                                                            \
+#define DOT32_FN(name, kind)                                                                       \
+    static void name(int64_t n, const void *w, const void *x, size_t xs, int nc, float *out) {     \
+        NC_SWITCH(DOT32_BODY, kind)                                                                \
     }
 DOT32_FN(dot_q4_0, K_Q4_0)
 DOT32_FN(dot_q4_1, K_Q4_1)
@@ -272,54 +301,59 @@ AI void k4_scales(const uint8_t *s, uint8_t sc[8], uint8_t m[8]) {
     memcpy(m, v + 2, 8);
 }
 
-#define QK45_BODY(NC, five)                                                                    \
-    do {                                                                                       \
-        const size_t bs = (five) ? 176 : 144;                                                  \
-        const int64_t nb = n / 256;                                                            \
-        const __m256i lo4 = _mm256_set1_epi8(0x0F), b4 = _mm256_set1_epi8(0x10);              \
-        __m256 acc[NC];                                                                        \
-        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();                      \
-        for (int64_t i = 0; i < nb; i++) {                                                     \
-            const uint8_t *blk = (const uint8_t *)w + i * bs;                                  \
-            const uint8_t *qs = blk + ((five) ? 48 : 16);                                      \
-            float dw = f16_load(blk), dmin = -f16_load(blk + 2);                               \
-            uint8_t sc[8], mn[8];                                                              \
-            k4_scales(blk + 4, sc, mn);                                                        \
-            /* mins as int16 pairs matching the 16 bsums: [m0,m0,m1,m1,...] */                 \
-            __m256i mm = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(                               \
-                _mm_loadl_epi64((const __m128i *)mn), _mm_loadl_epi64((const __m128i *)mn)));  \
-            __m256i qh = (five) ? _mm256_loadu_si256((const __m256i *)(blk + 16))              \
-                                : _mm256_setzero_si256();                                      \
-            __m256i isum[NC];                                                                  \
-            UNROLL for (int c = 0; c < NC; c++) isum[c] = _mm256_setzero_si256();              \
-            for (int j = 0; j < 4; j++) {                                                      \
-                __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));                \
-                __m256i w0 = _mm256_and_si256(q, lo4);                                         \
-                __m256i w1 = _mm256_and_si256(_mm256_srli_epi16(q, 4), lo4);                   \
-                if (five) {                                                                    \
-                    __m256i h0 = _mm256_srli_epi16(qh, 2 * j), h1 = _mm256_srli_epi16(qh, 2 * j + 1); \
-                    w0 = _mm256_or_si256(w0, _mm256_and_si256(_mm256_slli_epi16(h0, 4), b4));  \
-                    w1 = _mm256_or_si256(w1, _mm256_and_si256(_mm256_slli_epi16(h1, 4), b4));  \
-                }                                                                              \
-                __m256i s0 = _mm256_set1_epi16(sc[2 * j]), s1 = _mm256_set1_epi16(sc[2 * j + 1]); \
-                UNROLL for (int c = 0; c < NC; c++) {                                          \
-                    const ol_block_q8_K *xb =                                                  \
-                        (const ol_block_q8_K *)((const uint8_t *)x + c * xs) + i;              \
-                    __m256i a0 = _mm256_loadu_si256((const __m256i *)(xb->qs + 64 * j));       \
-                    __m256i a1 = _mm256_loadu_si256((const __m256i *)(xb->qs + 64 * j + 32));  \
-                    __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(w0, a0), s0);          \
-                    __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(w1, a1), s1);          \
-                    isum[c] = _mm256_add_epi32(isum[c], _mm256_add_epi32(p0, p1));             \
-                }                                                                              \
-            }                                                                                  \
-            UNROLL for (int c = 0; c < NC; c++) {                                              \
-                const ol_block_q8_K *xb = (const ol_block_q8_K *)((const uint8_t *)x + c * xs) + i; \
-                __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mm); \
-                acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_set1_ps(dw * xb->d), acc[c]); \
-                acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_set1_ps(dmin * xb->d), acc[c]); \
-            }                                                                                  \
-        }                                                                                      \
-        UNROLL for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);                            \
+#define QK45_BODY(NC, five)                                                                        \
+    do {                                                                                           \
+        const size_t bs = (five) ? 176 : 144;                                                      \
+        const int64_t nb = n / 256;                                                                \
+        const __m256i lo4 = _mm256_set1_epi8(0x0F), b4 = _mm256_set1_epi8(0x10);                   \
+        __m256 acc[NC];                                                                            \
+        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();                          \
+        for (int64_t i = 0; i < nb; i++) {                                                         \
+            const uint8_t *blk = (const uint8_t *)w + i * bs;                                      \
+            const uint8_t *qs = blk + ((five) ? 48 : 16);                                          \
+            float dw = f16_load(blk), dmin = -f16_load(blk + 2);                                   \
+            uint8_t sc[8], mn[8];                                                                  \
+            k4_scales(blk + 4, sc, mn);                                                            \
+            /* mins as int16 pairs matching the 16 bsums: [m0,m0,m1,m1,...] */                     \
+            __m256i mm = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(                                   \
+                _mm_loadl_epi64((const __m128i *)mn), _mm_loadl_epi64((const __m128i *)mn)));      \
+            __m256i qh =                                                                           \
+                (five) ? _mm256_loadu_si256((const __m256i *)(blk + 16)) : _mm256_setzero_si256(); \
+            __m256i isum[NC];                                                                      \
+            UNROLL for (int c = 0; c < NC; c++) isum[c] = _mm256_setzero_si256();                  \
+            for (int j = 0; j < 4; j++) {                                                          \
+                __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));                    \
+                __m256i w0 = _mm256_and_si256(q, lo4);                                             \
+                __m256i w1 = _mm256_and_si256(_mm256_srli_epi16(q, 4), lo4);                       \
+                if (five) {                                                                        \
+                    __m256i h0 = _mm256_srli_epi16(qh, 2 * j),                                     \
+                            h1 = _mm256_srli_epi16(qh, 2 * j + 1);                                 \
+                    w0 = _mm256_or_si256(w0, _mm256_and_si256(_mm256_slli_epi16(h0, 4), b4));      \
+                    w1 = _mm256_or_si256(w1, _mm256_and_si256(_mm256_slli_epi16(h1, 4), b4));      \
+                }                                                                                  \
+                __m256i s0 = _mm256_set1_epi16(sc[2 * j]), s1 = _mm256_set1_epi16(sc[2 * j + 1]);  \
+                UNROLL for (int c = 0; c < NC; c++) {                                              \
+                    const ol_block_q8_K *xb =                                                      \
+                        (const ol_block_q8_K *)((const uint8_t *)x + c * xs) + i;                  \
+                    __m256i a0 = _mm256_loadu_si256((const __m256i *)(xb->qs + 64 * j));           \
+                    __m256i a1 = _mm256_loadu_si256((const __m256i *)(xb->qs + 64 * j + 32));      \
+                    __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(w0, a0), s0);              \
+                    __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(w1, a1), s1);              \
+                    isum[c] = _mm256_add_epi32(isum[c], _mm256_add_epi32(p0, p1));                 \
+                }                                                                                  \
+            }                                                                                      \
+            UNROLL for (int c = 0; c < NC; c++) {                                                  \
+                const ol_block_q8_K *xb =                                                          \
+                    (const ol_block_q8_K *)((const uint8_t *)x + c * xs) + i;                      \
+                __m256i ms =                                                                       \
+                    _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mm);         \
+                acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_set1_ps(dw * xb->d),  \
+                                         acc[c]);                                                  \
+                acc[c] =                                                                           \
+                    _mm256_fmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_set1_ps(dmin * xb->d), acc[c]); \
+            }                                                                                      \
+        }                                                                                          \
+        UNROLL for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);                                \
     } while (0)
 
 static void dot_q4_K(int64_t n, const void *w, const void *x, size_t xs, int nc, float *out) {
@@ -329,59 +363,61 @@ static void dot_q5_K(int64_t n, const void *w, const void *x, size_t xs, int nc,
     NC_SWITCH(QK45_BODY, 1)
 }
 
-#define Q6K_BODY(NC, unused)                                                                   \
-    do {                                                                                       \
-        const int64_t nb = n / 256;                                                            \
-        const __m256i lo4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);              \
-        __m256 acc[NC];                                                                        \
-        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();                      \
-        for (int64_t i = 0; i < nb; i++) {                                                     \
-            const ol_block_q6_K *b = (const ol_block_q6_K *)w + i;                             \
-            float dw = f16_load(&b->d);                                                        \
-            __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));   \
-            __m256i scn = _mm256_mullo_epi16(s16, _mm256_set1_epi16(-32));                     \
-            __m256i isum[NC];                                                                  \
-            UNROLL for (int c = 0; c < NC; c++) {                                              \
-                const ol_block_q8_K *xb = (const ol_block_q8_K *)((const uint8_t *)x + c * xs) + i; \
-                isum[c] = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), scn); \
-            }                                                                                  \
-            for (int h = 0; h < 2; h++) {                                                      \
-                __m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));            \
-                __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));       \
-                __m256i qh = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));            \
-                __m256i wq[4];                                                                 \
-                wq[0] = _mm256_or_si256(_mm256_and_si256(l0, lo4),                             \
-                                        _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));      \
-                wq[1] = _mm256_or_si256(_mm256_and_si256(l1, lo4),                             \
-                                        _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));      \
-                wq[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), lo4),       \
-                                        _mm256_and_si256(qh, m30));                            \
-                wq[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), lo4),       \
-                                        _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));      \
-                for (int k = 0; k < 4; k++) {                                                  \
-                    int g = 8 * h + 2 * k; /* sub-blocks g, g+1 of 16 elements */              \
-                    __m256i sc = _mm256_set_m128i(_mm_set1_epi16(b->scales[g + 1]),            \
-                                                  _mm_set1_epi16(b->scales[g]));               \
-                    UNROLL for (int c = 0; c < NC; c++) {                                      \
-                        const ol_block_q8_K *xb =                                              \
-                            (const ol_block_q8_K *)((const uint8_t *)x + c * xs) + i;          \
-                        __m256i a = _mm256_loadu_si256((const __m256i *)(xb->qs + 16 * g));    \
-                        isum[c] = _mm256_add_epi32(                                            \
-                            isum[c], _mm256_madd_epi16(_mm256_maddubs_epi16(wq[k], a), sc));   \
-                    }                                                                          \
-                }                                                                              \
-            }                                                                                  \
-            UNROLL for (int c = 0; c < NC; c++) {                                              \
-                const ol_block_q8_K *xb = (const ol_block_q8_K *)((const uint8_t *)x + c * xs) + i; \
-                acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_set1_ps(dw * xb->d), acc[c]); \
-            }                                                                                  \
-        }                                                                                      \
-        UNROLL for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);                            \
+#define Q6K_BODY(NC, unused)                                                                       \
+    do {                                                                                           \
+        const int64_t nb = n / 256;                                                                \
+        const __m256i lo4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);                  \
+        __m256 acc[NC];                                                                            \
+        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();                          \
+        for (int64_t i = 0; i < nb; i++) {                                                         \
+            const ol_block_q6_K *b = (const ol_block_q6_K *)w + i;                                 \
+            float dw = f16_load(&b->d);                                                            \
+            __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));       \
+            __m256i scn = _mm256_mullo_epi16(s16, _mm256_set1_epi16(-32));                         \
+            __m256i isum[NC];                                                                      \
+            UNROLL for (int c = 0; c < NC; c++) {                                                  \
+                const ol_block_q8_K *xb =                                                          \
+                    (const ol_block_q8_K *)((const uint8_t *)x + c * xs) + i;                      \
+                isum[c] = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), scn);  \
+            }                                                                                      \
+            for (int h = 0; h < 2; h++) {                                                          \
+                __m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));                \
+                __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));           \
+                __m256i qh = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));                \
+                __m256i wq[4];                                                                     \
+                wq[0] = _mm256_or_si256(_mm256_and_si256(l0, lo4),                                 \
+                                        _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));          \
+                wq[1] = _mm256_or_si256(_mm256_and_si256(l1, lo4),                                 \
+                                        _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));          \
+                wq[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), lo4),           \
+                                        _mm256_and_si256(qh, m30));                                \
+                wq[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), lo4),           \
+                                        _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));          \
+                for (int k = 0; k < 4; k++) {                                                      \
+                    int g = 8 * h + 2 * k; /* sub-blocks g, g+1 of 16 elements */                  \
+                    __m256i sc = _mm256_set_m128i(_mm_set1_epi16(b->scales[g + 1]),                \
+                                                  _mm_set1_epi16(b->scales[g]));                   \
+                    UNROLL for (int c = 0; c < NC; c++) {                                          \
+                        const ol_block_q8_K *xb =                                                  \
+                            (const ol_block_q8_K *)((const uint8_t *)x + c * xs) + i;              \
+                        __m256i a = _mm256_loadu_si256((const __m256i *)(xb->qs + 16 * g));        \
+                        isum[c] = _mm256_add_epi32(                                                \
+                            isum[c], _mm256_madd_epi16(_mm256_maddubs_epi16(wq[k], a), sc));       \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+            UNROLL for (int c = 0; c < NC; c++) {                                                  \
+                const ol_block_q8_K *xb =                                                          \
+                    (const ol_block_q8_K *)((const uint8_t *)x + c * xs) + i;                      \
+                acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_set1_ps(dw * xb->d),  \
+                                         acc[c]);                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        UNROLL for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);                                \
     } while (0)
 
-static void dot_q6_K(int64_t n, const void *w, const void *x, size_t xs, int nc, float *out) {
-    NC_SWITCH(Q6K_BODY, 0)
-}
+static void dot_q6_K(int64_t n, const void *w, const void *x, size_t xs, int nc,
+                     float *out){NC_SWITCH(Q6K_BODY, 0)}
 
 /* ---- float formats ------------------------------------------------------------------------ */
 
@@ -395,23 +431,26 @@ AI __m256 load8(int fmt, const void *p, int64_t i, int64_t n) {
     }
     float t[8] = {0};
     for (int64_t j = i; j < n; j++) {
-        if (fmt == 0) t[j - i] = ((const float *)p)[j];
-        else if (fmt == 1) t[j - i] = _cvtsh_ss(((const uint16_t *)p)[j]);
-        else t[j - i] = ol_bf16_to_f32(((const uint16_t *)p)[j]);
+        if (fmt == 0)
+            t[j - i] = ((const float *)p)[j];
+        else if (fmt == 1)
+            t[j - i] = _cvtsh_ss(((const uint16_t *)p)[j]);
+        else
+            t[j - i] = ol_bf16_to_f32(((const uint16_t *)p)[j]);
     }
     return _mm256_loadu_ps(t);
 }
 
-#define FLT_BODY(NC, fmt)                                                                      \
-    do {                                                                                       \
-        __m256 acc[NC];                                                                        \
-        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();                      \
-        for (int64_t i = 0; i < n; i += 8) {                                                   \
-            __m256 wv = load8(fmt, w, i, n);                                                   \
-            UNROLL for (int c = 0; c < NC; c++) acc[c] =                                       \
-                _mm256_fmadd_ps(wv, load8(fmt, (const uint8_t *)x + c * xs, i, n), acc[c]);    \
-        }                                                                                      \
-        UNROLL for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);                            \
+#define FLT_BODY(NC, fmt)                                                                          \
+    do {                                                                                           \
+        __m256 acc[NC];                                                                            \
+        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm256_setzero_ps();                          \
+        for (int64_t i = 0; i < n; i += 8) {                                                       \
+            __m256 wv = load8(fmt, w, i, n);                                                       \
+            UNROLL for (int c = 0; c < NC; c++) acc[c] =                                           \
+                _mm256_fmadd_ps(wv, load8(fmt, (const uint8_t *)x + c * xs, i, n), acc[c]);        \
+        }                                                                                          \
+        UNROLL for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);                                \
     } while (0)
 
 static void dot_f32(int64_t n, const void *w, const void *x, size_t xs, int nc, float *out) {

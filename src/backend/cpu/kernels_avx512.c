@@ -1,8 +1,7 @@
-/* backend/cpu/kernels_avx512.c: the AVX-512 tier (F/BW/VL/VNNI, BF16 when present). Integer
- * products use vpdpbusd (u8 x s8) with the weights as the unsigned side: 4/5-bit quants are
- * unsigned already, Q8_0 weights enter as q+128 and the activation row carries -128*Σq per
- * block (the act4 layout below). K-quants use vpmaddubsw + vpdpwssd so the sub-block scale multiply is
- * fused into the accumulation. Each kernel decodes one weight row once for nc activation rows.
+/* backend/cpu/kernels_avx512.c: the AVX-512 tier (F/BW/VL/VNNI, BF16 when present). 32-element
+ * formats: vpdpbusd over activations re-laid out so one instruction covers 4 or 8 blocks (see
+ * act4_layout); one weight row against 1 activation row (decode) or two rows against up to 8
+ * (prefill). K-quants: vpmaddubsw + vpdpwssd fuse the sub-block scales into the accumulation.
  * Activation quantizers are bit-exact with the _ref ones. */
 #include "cpu_internal.h"
 
@@ -14,16 +13,32 @@
 #define UNROLL _Pragma("GCC unroll 8")
 
 /* Instantiate body(NC, ...) for the constant nc = 1..8 so accumulators live in registers. */
-#define NC_SWITCH(body, ...)                                                                   \
-    switch (nc) {                                                                              \
-    case 1: body(1, __VA_ARGS__); break;                                                       \
-    case 2: body(2, __VA_ARGS__); break;                                                       \
-    case 3: body(3, __VA_ARGS__); break;                                                       \
-    case 4: body(4, __VA_ARGS__); break;                                                       \
-    case 5: body(5, __VA_ARGS__); break;                                                       \
-    case 6: body(6, __VA_ARGS__); break;                                                       \
-    case 7: body(7, __VA_ARGS__); break;                                                       \
-    default: body(8, __VA_ARGS__); break;                                                      \
+#define NC_SWITCH(body, ...)                                                                       \
+    switch (nc) {                                                                                  \
+    case 1:                                                                                        \
+        body(1, __VA_ARGS__);                                                                      \
+        break;                                                                                     \
+    case 2:                                                                                        \
+        body(2, __VA_ARGS__);                                                                      \
+        break;                                                                                     \
+    case 3:                                                                                        \
+        body(3, __VA_ARGS__);                                                                      \
+        break;                                                                                     \
+    case 4:                                                                                        \
+        body(4, __VA_ARGS__);                                                                      \
+        break;                                                                                     \
+    case 5:                                                                                        \
+        body(5, __VA_ARGS__);                                                                      \
+        break;                                                                                     \
+    case 6:                                                                                        \
+        body(6, __VA_ARGS__);                                                                      \
+        break;                                                                                     \
+    case 7:                                                                                        \
+        body(7, __VA_ARGS__);                                                                      \
+        break;                                                                                     \
+    default:                                                                                       \
+        body(8, __VA_ARGS__);                                                                      \
+        break;                                                                                     \
     }
 
 AI float f16_load(const void *p) {
@@ -45,18 +60,22 @@ AI __m512 round_away(__m512 v) {
 }
 
 /* Tier-private activation rows for the 32-element formats: the standard Q8_0/Q8_1 row, then
- * (all 64-byte aligned, per group of 4 blocks, missing blocks of the last group zero):
- *   qs: [ng][2][4][16] u8 = q + 128: half h of the group = elements 16h..16h+15 of blocks 0..3,
- *       so one zmm per half lines 4 blocks up in 4 dword lanes each and one vpdpbusd (u8 act x
- *       s8 weight) covers 4 blocks; the +128 comes back out as 128*Σw, from the weight side;
- *   qss: the same as plain s8 q, for the one-row kernels (nc = 1), which use the weights as the
- *       unsigned side instead (no per-step weight sums, one more load per step: cheaper for one
- *       activation row, dearer for eight);
- *   da: [ng][4][4] f32: d of each block over its 4 lanes;
- *   ex: [ng][4][4] 32-bit in lane 0 of each block, others 0: Q8_0: int32 -128*Σq (for nc = 1,
- *       where weights enter as q + 128); Q8_1: f32 s as stored, for the m·s term. */
+ * regions (64-byte aligned; missing blocks of a last partial group are q = 0, d = 0):
+ *   qs:  [ng][2][4][16] u8 = q + 128, groups of 4 blocks: half h = elements 16h..16h+15 of the
+ *        4 blocks, so a zmm puts each block in 4 dword lanes and one vpdpbusd (u8 activation x
+ *        s8 weight) covers 4 blocks; the +128 comes back out as -128*Σw from the weight side;
+ *   qss: the same as plain s8 q, for the one-row kernel (nc = 1), which makes the weights the
+ *        unsigned side instead (no per-step weight sums, one more load per step: cheaper for
+ *        one activation row, dearer for eight);
+ *   da:  [ng][4][4] f32: d of each block over its 4 lanes;
+ *   ex:  [ng][4][4] 32-bit in lane 0 of each block: Q8_0: int32 -128*Σq (nc = 1, weights
+ *        entering as q + 128); Q8_1: f32 s as stored, for the m·s term;
+ *   q8/da8/ex8: the same for groups of 8 blocks, u8 = q + 128: [ng8][4][8][8] where chunk k
+ *        holds elements 8k..8k+7 of the 8 blocks (each block in 2 dword lanes: half the float
+ *        work per block of the 4-block layout); da8/ex8 [ng8][8][2]. Used for nc >= 2, the
+ *        4-block regions then cover the blocks after the last full group of 8. */
 typedef struct {
-    size_t qs, qss, da, ex, end;
+    size_t qs, qss, da, ex, q8, da8, ex8, end;
 } act4_layout;
 
 AI act4_layout act4_layout_of(int64_t nb, size_t block_bytes) {
@@ -66,12 +85,20 @@ AI act4_layout act4_layout_of(int64_t nb, size_t block_bytes) {
     l.qss = l.qs + ng * 128;
     l.da = l.qss + ng * 128;
     l.ex = l.da + ng * 64;
-    l.end = l.ex + ng * 64;
+    size_t ng8 = (size_t)(nb + 7) / 8;
+    l.q8 = l.ex + ng * 64;
+    l.da8 = l.q8 + ng8 * 256;
+    l.ex8 = l.da8 + ng8 * 64;
+    l.end = l.ex8 + ng8 * 64;
     return l;
 }
 
-static size_t act4_bytes_q8_0(int64_t n) { return act4_layout_of(n / 32, 34).end; }
-static size_t act4_bytes_q8_1(int64_t n) { return act4_layout_of(n / 32, 36).end; }
+static size_t act4_bytes_q8_0(int64_t n) {
+    return act4_layout_of(n / 32, 34).end;
+}
+static size_t act4_bytes_q8_1(int64_t n) {
+    return act4_layout_of(n / 32, 36).end;
+}
 
 /* Q8_0 (q81 = 0) or Q8_1 (q81 = 1) row plus the act4 regions. */
 AI void quant_q8_x(const float *x, uint8_t *dst, int64_t n, int q81) {
@@ -84,6 +111,12 @@ AI void quant_q8_x(const float *x, uint8_t *dst, int64_t n, int q81) {
         memset(dst + L.qss + (ng - 1) * 128, 0, 128);
         memset(dst + L.da + (ng - 1) * 64, 0, 64);
         memset(dst + L.ex + (ng - 1) * 64, 0, 64);
+    }
+    int64_t ng8 = (nb + 7) / 8;
+    if (nb & 7) {
+        memset(dst + L.q8 + (ng8 - 1) * 256, 0x80, 256);
+        memset(dst + L.da8 + (ng8 - 1) * 64, 0, 64);
+        memset(dst + L.ex8 + (ng8 - 1) * 64, 0, 64);
     }
     for (int64_t i = 0; i < nb; i++, x += 32) {
         __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
@@ -106,6 +139,15 @@ AI void quant_q8_x(const float *x, uint8_t *dst, int64_t n, int q81) {
         _mm_storeu_si128((__m128i *)(dst + L.qss + g * 128 + 16 * j), b0);
         _mm_storeu_si128((__m128i *)(dst + L.qss + g * 128 + 64 + 16 * j), b1);
         _mm_storeu_ps((float *)(dst + L.da + g * 64 + 16 * j), _mm_set1_ps(_cvtsh_ss(dh)));
+        size_t g8 = (size_t)(i / 8), j8 = (size_t)(i % 8);
+        uint8_t *q8 = dst + L.q8 + g8 * 256 + 8 * j8;
+        __m128i u0 = _mm_xor_si128(b0, x80), u1 = _mm_xor_si128(b1, x80);
+        _mm_storel_epi64((__m128i *)q8, u0);
+        _mm_storel_epi64((__m128i *)(q8 + 64), _mm_unpackhi_epi64(u0, u0));
+        _mm_storel_epi64((__m128i *)(q8 + 128), u1);
+        _mm_storel_epi64((__m128i *)(q8 + 192), _mm_unpackhi_epi64(u1, u1));
+        float *da8 = (float *)(dst + L.da8 + g8 * 64 + 8 * j8);
+        da8[0] = da8[1] = _cvtsh_ss(dh);
         __m128i e;
         if (q81) {
             uint16_t sh = _cvtss_sh((float)sum * d, 0);
@@ -115,17 +157,23 @@ AI void quant_q8_x(const float *x, uint8_t *dst, int64_t n, int q81) {
             e = _mm_set_epi32(0, 0, 0, -128 * sum);
         }
         _mm_storeu_si128((__m128i *)(dst + L.ex + g * 64 + 16 * j), e);
+        _mm_storel_epi64((__m128i *)(dst + L.ex8 + g8 * 64 + 8 * j8), e);
     }
 }
 
-static void quant_q8_0x(const float *x, void *dst, int64_t n) { quant_q8_x(x, dst, n, 0); }
-static void quant_q8_1x(const float *x, void *dst, int64_t n) { quant_q8_x(x, dst, n, 1); }
+static void quant_q8_0x(const float *x, void *dst, int64_t n) {
+    quant_q8_x(x, dst, n, 0);
+}
+static void quant_q8_1x(const float *x, void *dst, int64_t n) {
+    quant_q8_x(x, dst, n, 1);
+}
 
 static void quant_q8_K(const float *x, void *dst, int64_t n) {
     ol_block_q8_K *y = dst;
     for (int64_t i = 0; i < n / 256; i++, x += 256) {
         __m512 vmax = _mm512_setzero_ps();
-        for (int j = 0; j < 16; j++) vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_loadu_ps(x + 16 * j)));
+        for (int j = 0; j < 16; j++)
+            vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_loadu_ps(x + 16 * j)));
         float amax = _mm512_reduce_max_ps(vmax);
         if (amax == 0.0f) {
             memset(&y[i], 0, sizeof(y[i]));
@@ -152,12 +200,18 @@ static void quant_q8_K(const float *x, void *dst, int64_t n) {
     }
 }
 
-static void quant_f32(const float *x, void *dst, int64_t n) { memcpy(dst, x, (size_t)n * 4); }
+static void quant_f32(const float *x, void *dst, int64_t n) {
+    memcpy(dst, x, (size_t)n * 4);
+}
 
 /* F16 activations: the standard f16 row, then (64-byte aligned) the same values widened to f32,
  * so the dot product does one conversion per weight vector instead of one per pair. */
-AI size_t f16_wide_off(int64_t n) { return ((size_t)n * 2 + 63) & ~(size_t)63; }
-static size_t act_bytes_f16(int64_t n) { return f16_wide_off(n) + (size_t)n * 4; }
+AI size_t f16_wide_off(int64_t n) {
+    return ((size_t)n * 2 + 63) & ~(size_t)63;
+}
+static size_t act_bytes_f16(int64_t n) {
+    return f16_wide_off(n) + (size_t)n * 4;
+}
 
 static void quant_f16(const float *x, void *dst, int64_t n) {
     uint16_t *y = dst;
@@ -171,8 +225,7 @@ static void quant_f16(const float *x, void *dst, int64_t n) {
     for (; i < n; i++) y[i] = _cvtss_sh(x[i], 0), yf[i] = _cvtsh_ss(y[i]);
 }
 
-static void quant_bf16(const float *x, void *dst,
-                                                             int64_t n) {
+static void quant_bf16(const float *x, void *dst, int64_t n) {
     uint16_t *y = dst;
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -189,7 +242,11 @@ static void quant_bf16(const float *x, void *dst,
 enum { K_Q4_0, K_Q4_1, K_Q5_0, K_Q5_1, K_Q8_0 };
 
 AI size_t kind_bsize(int kind) {
-    return kind == K_Q4_0 ? 18 : kind == K_Q4_1 ? 20 : kind == K_Q5_0 ? 22 : kind == K_Q5_1 ? 24 : 34;
+    return kind == K_Q4_0   ? 18
+           : kind == K_Q4_1 ? 20
+           : kind == K_Q5_0 ? 22
+           : kind == K_Q5_1 ? 24
+                            : 34;
 }
 
 /* The 16 bytes at offset off of 4 blocks into the 4 lanes of a zmm. */
@@ -208,9 +265,9 @@ AI void unpack4(int kind, const uint8_t *b, __m512i *u0, __m512i *u1, int uns) {
     if (kind == K_Q8_0) {
         const __m512i i0 = _mm512_set_epi64(13, 12, 9, 8, 5, 4, 1, 0);
         const __m512i i1 = _mm512_set_epi64(15, 14, 11, 10, 7, 6, 3, 2);
-        __m512i x = _mm512_inserti64x4(
-            _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b + 2))),
-            _mm256_loadu_si256((const __m256i *)(b + bs + 2)), 1);
+        __m512i x =
+            _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b + 2))),
+                               _mm256_loadu_si256((const __m256i *)(b + bs + 2)), 1);
         __m512i y = _mm512_inserti64x4(
             _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b + 2 * bs + 2))),
             _mm256_loadu_si256((const __m256i *)(b + 3 * bs + 2)), 1);
@@ -229,18 +286,30 @@ AI void unpack4(int kind, const uint8_t *b, __m512i *u0, __m512i *u1, int uns) {
     if (kind == K_Q5_0 || kind == K_Q5_1) {
         /* lane j's dword 0 = qh of block j; byte e of U0 (U1) takes bit e (16 + e) */
         __m512i q = load4x16(b, bs, kind == K_Q5_0 ? 2 : 4);
-        const __m512i s0 = _mm512_broadcast_i32x4(
-            _mm_set_epi64x(0x0101010101010101, 0x0000000000000000));
-        const __m512i s1 = _mm512_broadcast_i32x4(
-            _mm_set_epi64x(0x0303030303030303, 0x0202020202020202));
+        const __m512i s0 =
+            _mm512_broadcast_i32x4(_mm_set_epi64x(0x0101010101010101, 0x0000000000000000));
+        const __m512i s1 =
+            _mm512_broadcast_i32x4(_mm_set_epi64x(0x0303030303030303, 0x0202020202020202));
         const __m512i bits = _mm512_set1_epi64((long long)0x8040201008040201ull);
-        __mmask64 klo = _mm512_test_epi8_mask(_mm512_shuffle_epi8(q, s0), bits);
-        __mmask64 khi = _mm512_test_epi8_mask(_mm512_shuffle_epi8(q, s1), bits);
-        *u0 = _mm512_mask_add_epi8(*u0, klo, *u0, _mm512_set1_epi8(16));
-        *u1 = _mm512_mask_add_epi8(*u1, khi, *u1, _mm512_set1_epi8(16));
+        const __m512i k16 = _mm512_set1_epi8(16);
+        __m512i h0 = _mm512_shuffle_epi8(q, s0), h1 = _mm512_shuffle_epi8(q, s1);
+        if (kind == K_Q5_1) {
+            *u0 = _mm512_mask_add_epi8(*u0, _mm512_test_epi8_mask(h0, bits), *u0, k16);
+            *u1 = _mm512_mask_add_epi8(*u1, _mm512_test_epi8_mask(h1, bits), *u1, k16);
+            return;
+        }
+        /* Q5_0: q - 16 = nibble - 16 where the high bit is clear, the nibble where it is set;
+         * plus 128 when uns */
+        if (uns) {
+            *u0 = _mm512_or_si512(*u0, _mm512_set1_epi8(-128));
+            *u1 = _mm512_or_si512(*u1, _mm512_set1_epi8(-128));
+        }
+        *u0 = _mm512_mask_sub_epi8(*u0, _mm512_testn_epi8_mask(h0, bits), *u0, k16);
+        *u1 = _mm512_mask_sub_epi8(*u1, _mm512_testn_epi8_mask(h1, bits), *u1, k16);
+        return;
     }
-    if (kind == K_Q4_0 || kind == K_Q5_0) { /* q - 8 (16), or q - 8 (16) + 128 when uns */
-        const __m512i off = _mm512_set1_epi8((char)((kind == K_Q4_0 ? -8 : -16) + (uns ? 128 : 0)));
+    if (kind == K_Q4_0) { /* q - 8, or q - 8 + 128 when uns */
+        const __m512i off = _mm512_set1_epi8((char)(uns ? 120 : -8));
         *u0 = _mm512_add_epi8(*u0, off);
         *u1 = _mm512_add_epi8(*u1, off);
     }
@@ -260,64 +329,301 @@ AI __m512 f16x4(const uint8_t *b, size_t bs, size_t off) {
     return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(f));
 }
 
-#define DOT32_BODY(NC, kind)                                                                   \
-    do {                                                                                       \
-        const int q81 = (kind) == K_Q4_1 || (kind) == K_Q5_1;                                  \
-        const size_t bs = kind_bsize(kind);                                                    \
-        const int64_t nb = n / 32;                                                             \
-        const act4_layout L = act4_layout_of(nb, q81 ? 36 : 34);                               \
-        __m512 acc[NC];                                                                        \
-        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm512_setzero_ps();                      \
-        for (int64_t j = 0; j < nb; j += 4) {                                                  \
-            const uint8_t *wb = (const uint8_t *)w + j * bs;                                   \
-            uint8_t tmp[4 * 34];                                                               \
-            if (nb - j < 4) { /* last partial group: pad with zero blocks, stay in the row */  \
-                memset(tmp, 0, sizeof(tmp));                                                   \
-                memcpy(tmp, wb, (size_t)(nb - j) * bs);                                        \
-                wb = tmp;                                                                      \
-            }                                                                                  \
-            __m512i u0, u1, cw = _mm512_setzero_si512();                                       \
-            unpack4(kind, wb, &u0, &u1, NC == 1);                                              \
-            if (NC > 1) { /* -128*Σw: takes the +128 of the activations back out */           \
-                const __m512i k80 = _mm512_set1_epi8(-128);                                    \
-                cw = _mm512_dpbusd_epi32(cw, k80, u0);                                         \
-                cw = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(cw, k80, u1)); \
-            }                                                                                  \
-            __m512 dw = f16x4(wb, bs, 0);                                                      \
-            __m512 mw = q81 ? f16x4(wb, bs, 2) : dw;                                           \
-            size_t grp = (size_t)j / 4;                                                        \
-            UNROLL for (int c = 0; c < NC; c++) {                                              \
-                const uint8_t *xc = (const uint8_t *)x + c * xs;                               \
-                const uint8_t *aq = xc + L.qs + grp * 128;                                     \
-                __m512i p;                                                                     \
-                if (NC > 1) {                                                                  \
-                    p = _mm512_dpbusd_epi32(cw, _mm512_loadu_si512(aq), u0);                   \
-                    p = _mm512_dpbusd_epi32(p, _mm512_loadu_si512(aq + 64), u1);               \
-                } else { /* weights unsigned, activations signed */                            \
-                    const uint8_t *as = xc + L.qss + grp * 128;                                \
-                    p = q81 ? _mm512_setzero_si512() : _mm512_loadu_si512(xc + L.ex + grp * 64); \
-                    p = _mm512_dpbusd_epi32(p, u0, _mm512_loadu_si512(as));                    \
-                    p = _mm512_dpbusd_epi32(p, u1, _mm512_loadu_si512(as + 64));               \
-                }                                                                              \
-                __m512 s = _mm512_mul_ps(dw, _mm512_loadu_ps((const float *)(xc + L.da + grp * 64))); \
-                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), s, acc[c]);                    \
-                if (q81)                                                                       \
-                    acc[c] = _mm512_fmadd_ps(                                                  \
-                        mw, _mm512_loadu_ps((const float *)(xc + L.ex + grp * 64)), acc[c]);   \
-            }                                                                                  \
-        }                                                                                      \
-        UNROLL for (int c = 0; c < NC; c++) out[c] = _mm512_reduce_add_ps(acc[c]);             \
+/* One weight row's step of 4 blocks for nc >= 2 (activations u8 = q + 128): U0, U1, -128*Σw
+ * per lane, d (and m) per lane. */
+AI void prep4(int kind, const uint8_t *wb, int64_t left, uint8_t *tmp, __m512i *u0, __m512i *u1,
+              __m512i *cw, __m512 *dw, __m512 *mw) {
+    const size_t bs = kind_bsize(kind);
+    if (left < 4) { /* last partial group: pad with zero blocks, stay in the row */
+        memset(tmp, 0, 4 * 34);
+        memcpy(tmp, wb, (size_t)left * bs);
+        wb = tmp;
+    }
+    unpack4(kind, wb, u0, u1, 0);
+    const __m512i k80 = _mm512_set1_epi8(-128);
+    __m512i c = _mm512_dpbusd_epi32(_mm512_setzero_si512(), k80, *u0);
+    *cw = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(c, k80, *u1));
+    *dw = f16x4(wb, bs, 0);
+    *mw = (kind == K_Q4_1 || kind == K_Q5_1) ? f16x4(wb, bs, 2) : *dw;
+}
+
+/* ---- eight blocks per step (activation rows with nc >= 2) ----------------------------------
+ * z[k] holds elements 8k..8k+7 of 8 blocks (8 bytes each), so a vpdpbusd leaves each block in
+ * 2 dword lanes and 4 of them cover 8 blocks: half the float work per block of the 4-block
+ * layout. Activations: the q8/da8/ex8 regions, u8 = q + 128 (see act4_layout). */
+AI void unpack8(int kind, const uint8_t *b, __m512i z[4]) {
+    const size_t bs = kind_bsize(kind);
+    const __m512i lo4 = _mm512_set1_epi8(0x0F);
+    if (kind == K_Q8_0) {
+        __m512i x[4];
+        for (int i = 0; i < 4; i++)
+            x[i] = _mm512_inserti64x4(
+                _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b + 2 * i * bs + 2))),
+                _mm256_loadu_si256((const __m256i *)(b + (2 * i + 1) * bs + 2)), 1);
+        const __m512i ie = _mm512_set_epi64(13, 9, 5, 1, 12, 8, 4, 0);
+        const __m512i io = _mm512_set_epi64(15, 11, 7, 3, 14, 10, 6, 2);
+        __m512i te = _mm512_permutex2var_epi64(x[0], ie, x[1]);
+        __m512i to = _mm512_permutex2var_epi64(x[0], io, x[1]);
+        __m512i ue = _mm512_permutex2var_epi64(x[2], ie, x[3]);
+        __m512i uo = _mm512_permutex2var_epi64(x[2], io, x[3]);
+        z[0] = _mm512_shuffle_i64x2(te, ue, 0x44);
+        z[1] = _mm512_shuffle_i64x2(te, ue, 0xEE);
+        z[2] = _mm512_shuffle_i64x2(to, uo, 0x44);
+        z[3] = _mm512_shuffle_i64x2(to, uo, 0xEE);
+        return;
+    }
+    const __m512i iev = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i iod = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+    size_t qs_off = kind == K_Q4_0 ? 2 : kind == K_Q4_1 ? 4 : kind == K_Q5_0 ? 6 : 8;
+    __m512i x = load4x16(b, bs, qs_off), y = load4x16(b + 4 * bs, bs, qs_off);
+    __m512i z0 = _mm512_permutex2var_epi64(x, iev, y), z1 = _mm512_permutex2var_epi64(x, iod, y);
+    z[0] = _mm512_and_si512(z0, lo4);
+    z[1] = _mm512_and_si512(z1, lo4);
+    z[2] = _mm512_and_si512(_mm512_srli_epi16(z0, 4), lo4);
+    z[3] = _mm512_and_si512(_mm512_srli_epi16(z1, 4), lo4);
+    if (kind == K_Q5_0 || kind == K_Q5_1) {
+        size_t qh_off = kind == K_Q5_0 ? 2 : 4;
+        __m512i q = _mm512_permutex2var_epi64(load4x16(b, bs, qh_off), iev,
+                                              load4x16(b + 4 * bs, bs, qh_off));
+        const __m512i bits = _mm512_set1_epi64((long long)0x8040201008040201ull);
+        const __m512i k16 = _mm512_set1_epi8(16);
+        UNROLL for (int k = 0; k < 4; k++) {
+            /* byte 8j + e of z[k] takes bit e of byte k of qh_j */
+            const long long lo = 0x0101010101010101ll * k, hi = 0x0101010101010101ll * (8 + k);
+            __m512i h = _mm512_shuffle_epi8(q, _mm512_broadcast_i32x4(_mm_set_epi64x(hi, lo)));
+            if (kind == K_Q5_0)
+                z[k] = _mm512_mask_sub_epi8(z[k], _mm512_testn_epi8_mask(h, bits), z[k], k16);
+            else
+                z[k] = _mm512_mask_add_epi8(z[k], _mm512_test_epi8_mask(h, bits), z[k], k16);
+        }
+    }
+    if (kind == K_Q4_0)
+        UNROLL for (int k = 0; k < 4; k++) z[k] = _mm512_sub_epi8(z[k], _mm512_set1_epi8(8));
+}
+
+/* The f16 at byte offset off of 8 blocks, each over 2 lanes. */
+AI __m512 f16x8(const uint8_t *b, size_t bs, size_t off) {
+    uint16_t h[8];
+    for (int j = 0; j < 8; j++) memcpy(&h[j], b + j * bs + off, 2);
+    __m128i v = _mm_loadu_si128((const __m128i *)h);
+    const __m512i idx = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+    return _mm512_permutexvar_ps(idx, _mm512_castps256_ps512(_mm256_cvtph_ps(v)));
+}
+
+/* One weight row's step of 8 blocks: z, -128*Σw per lane, d (and m) per lane. */
+AI void prep8(int kind, const uint8_t *wb, int64_t left, uint8_t *tmp, __m512i z[4], __m512i *cw,
+              __m512 *dw, __m512 *mw) {
+    const size_t bs = kind_bsize(kind);
+    if (left < 8) { /* last partial group: pad with zero blocks, stay in the row */
+        memset(tmp, 0, 8 * 34);
+        memcpy(tmp, wb, (size_t)left * bs);
+        wb = tmp;
+    }
+    unpack8(kind, wb, z);
+    const __m512i k80 = _mm512_set1_epi8(-128);
+    __m512i c = _mm512_dpbusd_epi32(_mm512_setzero_si512(), k80, z[0]);
+    c = _mm512_dpbusd_epi32(c, k80, z[1]);
+    c = _mm512_dpbusd_epi32(c, k80, z[2]);
+    *cw = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(c, k80, z[3]));
+    *dw = f16x8(wb, bs, 0);
+    *mw = (kind == K_Q4_1 || kind == K_Q5_1) ? f16x8(wb, bs, 2) : *dw;
+}
+
+#define DOT32_8_BODY(NC, kind)                                                                     \
+    do {                                                                                           \
+        const int q81 = (kind) == K_Q4_1 || (kind) == K_Q5_1;                                      \
+        const size_t bs = kind_bsize(kind);                                                        \
+        const int64_t nb = n / 32;                                                                 \
+        const act4_layout L = act4_layout_of(nb, q81 ? 36 : 34);                                   \
+        __m512 acc[NC];                                                                            \
+        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm512_setzero_ps();                          \
+        uint8_t tmp[8 * 34];                                                                       \
+        const int64_t nb8 = nb / 8 * 8;                                                            \
+        for (int64_t j = 0; j < nb8; j += 8) {                                                     \
+            __m512i z[4], cw;                                                                      \
+            __m512 dw, mw;                                                                         \
+            prep8(kind, (const uint8_t *)w + j * bs, 8, tmp, z, &cw, &dw, &mw);                    \
+            size_t grp = (size_t)j / 8;                                                            \
+            UNROLL for (int c = 0; c < NC; c++) {                                                  \
+                const uint8_t *xc = (const uint8_t *)x + c * xs;                                   \
+                const uint8_t *aq = xc + L.q8 + grp * 256;                                         \
+                __m512i p = _mm512_dpbusd_epi32(cw, _mm512_loadu_si512(aq), z[0]);                 \
+                p = _mm512_dpbusd_epi32(p, _mm512_loadu_si512(aq + 64), z[1]);                     \
+                p = _mm512_dpbusd_epi32(p, _mm512_loadu_si512(aq + 128), z[2]);                    \
+                p = _mm512_dpbusd_epi32(p, _mm512_loadu_si512(aq + 192), z[3]);                    \
+                __m512 s =                                                                         \
+                    _mm512_mul_ps(dw, _mm512_loadu_ps((const float *)(xc + L.da8 + grp * 64)));    \
+                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), s, acc[c]);                        \
+                if (q81)                                                                           \
+                    acc[c] = _mm512_fmadd_ps(                                                      \
+                        mw, _mm512_loadu_ps((const float *)(xc + L.ex8 + grp * 64)), acc[c]);      \
+            }                                                                                      \
+        }                                                                                          \
+        for (int64_t j = nb8; j < nb; j += 4) { /* the rest in 4-block steps (act4 layout) */      \
+            __m512i u0, u1, cw;                                                                    \
+            __m512 dw, mw;                                                                         \
+            prep4(kind, (const uint8_t *)w + j * bs, nb - j, tmp, &u0, &u1, &cw, &dw, &mw);        \
+            size_t grp = (size_t)j / 4;                                                            \
+            UNROLL for (int c = 0; c < NC; c++) {                                                  \
+                const uint8_t *xc = (const uint8_t *)x + c * xs;                                   \
+                const uint8_t *aq = xc + L.qs + grp * 128;                                         \
+                __m512i p = _mm512_dpbusd_epi32(cw, _mm512_loadu_si512(aq), u0);                   \
+                p = _mm512_dpbusd_epi32(p, _mm512_loadu_si512(aq + 64), u1);                       \
+                __m512 s =                                                                         \
+                    _mm512_mul_ps(dw, _mm512_loadu_ps((const float *)(xc + L.da + grp * 64)));     \
+                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), s, acc[c]);                        \
+                if (q81)                                                                           \
+                    acc[c] = _mm512_fmadd_ps(                                                      \
+                        mw, _mm512_loadu_ps((const float *)(xc + L.ex + grp * 64)), acc[c]);       \
+            }                                                                                      \
+        }                                                                                          \
+        UNROLL for (int c = 0; c < NC; c++) out[c] = _mm512_reduce_add_ps(acc[c]);                 \
     } while (0)
 
-#define DOT32_FN(name, kind)                                                                   \
-    static void name(int64_t n, const void *w, const void *x, size_t xs, int nc, float *out) { \
-        NC_SWITCH(DOT32_BODY, kind)                                                            \
+#define DOT32_BODY(NC, kind)                                                                       \
+    do {                                                                                           \
+        const int q81 = (kind) == K_Q4_1 || (kind) == K_Q5_1;                                      \
+        const size_t bs = kind_bsize(kind);                                                        \
+        const int64_t nb = n / 32;                                                                 \
+        const act4_layout L = act4_layout_of(nb, q81 ? 36 : 34);                                   \
+        __m512 acc[NC];                                                                            \
+        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm512_setzero_ps();                          \
+        for (int64_t j = 0; j < nb; j += 4) {                                                      \
+            const uint8_t *wb = (const uint8_t *)w + j * bs;                                       \
+            uint8_t tmp[4 * 34];                                                                   \
+            if (nb - j < 4) { /* last partial group: pad with zero blocks, stay in the row */      \
+                memset(tmp, 0, sizeof(tmp));                                                       \
+                memcpy(tmp, wb, (size_t)(nb - j) * bs);                                            \
+                wb = tmp;                                                                          \
+            }                                                                                      \
+            __m512i u0, u1, cw = _mm512_setzero_si512();                                           \
+            unpack4(kind, wb, &u0, &u1, NC == 1);                                                  \
+            if (NC > 1) { /* -128*Σw: takes the +128 of the activations back out */               \
+                const __m512i k80 = _mm512_set1_epi8(-128);                                        \
+                cw = _mm512_dpbusd_epi32(cw, k80, u0);                                             \
+                cw = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(cw, k80, u1));   \
+            }                                                                                      \
+            __m512 dw = f16x4(wb, bs, 0);                                                          \
+            __m512 mw = q81 ? f16x4(wb, bs, 2) : dw;                                               \
+            size_t grp = (size_t)j / 4;                                                            \
+            UNROLL for (int c = 0; c < NC; c++) {                                                  \
+                const uint8_t *xc = (const uint8_t *)x + c * xs;                                   \
+                const uint8_t *aq = xc + L.qs + grp * 128;                                         \
+                __m512i p;                                                                         \
+                if (NC > 1) {                                                                      \
+                    p = _mm512_dpbusd_epi32(cw, _mm512_loadu_si512(aq), u0);                       \
+                    p = _mm512_dpbusd_epi32(p, _mm512_loadu_si512(aq + 64), u1);                   \
+                } else { /* weights unsigned, activations signed */                                \
+                    const uint8_t *as = xc + L.qss + grp * 128;                                    \
+                    p = q81 ? _mm512_setzero_si512() : _mm512_loadu_si512(xc + L.ex + grp * 64);   \
+                    p = _mm512_dpbusd_epi32(p, u0, _mm512_loadu_si512(as));                        \
+                    p = _mm512_dpbusd_epi32(p, u1, _mm512_loadu_si512(as + 64));                   \
+                }                                                                                  \
+                __m512 s =                                                                         \
+                    _mm512_mul_ps(dw, _mm512_loadu_ps((const float *)(xc + L.da + grp * 64)));     \
+                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), s, acc[c]);                        \
+                if (q81)                                                                           \
+                    acc[c] = _mm512_fmadd_ps(                                                      \
+                        mw, _mm512_loadu_ps((const float *)(xc + L.ex + grp * 64)), acc[c]);       \
+            }                                                                                      \
+        }                                                                                          \
+        UNROLL for (int c = 0; c < NC; c++) out[c] = _mm512_reduce_add_ps(acc[c]);                 \
+    } while (0)
+
+#define DOT32_FN(name, kind)                                                                       \
+    static void name(int64_t n, const void *w, const void *x, size_t xs, int nc, float *out) {     \
+        if (nc == 1) {                                                                             \
+            DOT32_BODY(1, kind);                                                                   \
+            return;                                                                                \
+        }                                                                                          \
+        NC_SWITCH(DOT32_8_BODY, kind)                                                              \
     }
 DOT32_FN(dot_q4_0, K_Q4_0)
 DOT32_FN(dot_q4_1, K_Q4_1)
 DOT32_FN(dot_q5_0, K_Q5_0)
 DOT32_FN(dot_q5_1, K_Q5_1)
 DOT32_FN(dot_q8_0, K_Q8_0)
+
+/* Two weight rows against nc activation rows, 8-block steps then 4-block steps for the rest
+ * (as DOT32_8_BODY): each activation vector loaded feeds both rows, halving the loads per
+ * product, which limit the one-row kernel at nc = 8. */
+#define DOT32_2R8_BODY(NC, kind)                                                                   \
+    do {                                                                                           \
+        const int q81 = (kind) == K_Q4_1 || (kind) == K_Q5_1;                                      \
+        const size_t bs = kind_bsize(kind);                                                        \
+        const int64_t nb = n / 32, nb8 = nb / 8 * 8;                                               \
+        const act4_layout L = act4_layout_of(nb, q81 ? 36 : 34);                                   \
+        const uint8_t *w0 = (const uint8_t *)w, *w1 = (const uint8_t *)w + ws;                     \
+        __m512 acc0[NC], acc1[NC];                                                                 \
+        UNROLL for (int c = 0; c < NC; c++) acc0[c] = acc1[c] = _mm512_setzero_ps();               \
+        uint8_t tmp0[8 * 34], tmp1[8 * 34];                                                        \
+        for (int64_t j = 0; j < nb8; j += 8) {                                                     \
+            __m512i z0[4], z1[4], cw0, cw1;                                                        \
+            __m512 dw0, dw1, mw0, mw1;                                                             \
+            prep8(kind, w0 + j * bs, 8, tmp0, z0, &cw0, &dw0, &mw0);                               \
+            prep8(kind, w1 + j * bs, 8, tmp1, z1, &cw1, &dw1, &mw1);                               \
+            size_t grp = (size_t)j / 8;                                                            \
+            UNROLL for (int c = 0; c < NC; c++) {                                                  \
+                const uint8_t *xc = (const uint8_t *)x + c * xs;                                   \
+                const uint8_t *aq = xc + L.q8 + grp * 256;                                         \
+                __m512i p0 = cw0, p1 = cw1;                                                        \
+                UNROLL for (int k = 0; k < 4; k++) {                                               \
+                    __m512i a = _mm512_loadu_si512(aq + 64 * k);                                   \
+                    p0 = _mm512_dpbusd_epi32(p0, a, z0[k]);                                        \
+                    p1 = _mm512_dpbusd_epi32(p1, a, z1[k]);                                        \
+                }                                                                                  \
+                __m512 da = _mm512_loadu_ps((const float *)(xc + L.da8 + grp * 64));               \
+                acc0[c] =                                                                          \
+                    _mm512_fmadd_ps(_mm512_cvtepi32_ps(p0), _mm512_mul_ps(dw0, da), acc0[c]);      \
+                acc1[c] =                                                                          \
+                    _mm512_fmadd_ps(_mm512_cvtepi32_ps(p1), _mm512_mul_ps(dw1, da), acc1[c]);      \
+                if (q81) {                                                                         \
+                    __m512 e = _mm512_loadu_ps((const float *)(xc + L.ex8 + grp * 64));            \
+                    acc0[c] = _mm512_fmadd_ps(mw0, e, acc0[c]);                                    \
+                    acc1[c] = _mm512_fmadd_ps(mw1, e, acc1[c]);                                    \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        for (int64_t j = nb8; j < nb; j += 4) {                                                    \
+            __m512i u00, u01, u10, u11, cw0, cw1;                                                  \
+            __m512 dw0, dw1, mw0, mw1;                                                             \
+            prep4(kind, w0 + j * bs, nb - j, tmp0, &u00, &u01, &cw0, &dw0, &mw0);                  \
+            prep4(kind, w1 + j * bs, nb - j, tmp1, &u10, &u11, &cw1, &dw1, &mw1);                  \
+            size_t grp = (size_t)j / 4;                                                            \
+            UNROLL for (int c = 0; c < NC; c++) {                                                  \
+                const uint8_t *xc = (const uint8_t *)x + c * xs;                                   \
+                __m512i a0 = _mm512_loadu_si512(xc + L.qs + grp * 128);                            \
+                __m512i a1 = _mm512_loadu_si512(xc + L.qs + grp * 128 + 64);                       \
+                __m512 da = _mm512_loadu_ps((const float *)(xc + L.da + grp * 64));                \
+                __m512i p0 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(cw0, a0, u00), a1, u01);      \
+                __m512i p1 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(cw1, a0, u10), a1, u11);      \
+                acc0[c] =                                                                          \
+                    _mm512_fmadd_ps(_mm512_cvtepi32_ps(p0), _mm512_mul_ps(dw0, da), acc0[c]);      \
+                acc1[c] =                                                                          \
+                    _mm512_fmadd_ps(_mm512_cvtepi32_ps(p1), _mm512_mul_ps(dw1, da), acc1[c]);      \
+                if (q81) {                                                                         \
+                    __m512 e = _mm512_loadu_ps((const float *)(xc + L.ex + grp * 64));             \
+                    acc0[c] = _mm512_fmadd_ps(mw0, e, acc0[c]);                                    \
+                    acc1[c] = _mm512_fmadd_ps(mw1, e, acc1[c]);                                    \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        UNROLL for (int c = 0; c < NC; c++) {                                                      \
+            out[c] = _mm512_reduce_add_ps(acc0[c]);                                                \
+            out[OL_CPU_MAX_NC + c] = _mm512_reduce_add_ps(acc1[c]);                                \
+        }                                                                                          \
+    } while (0)
+
+#define DOT32_2R_FN(name, kind)                                                                    \
+    static void name(int64_t n, const void *w, size_t ws, const void *x, size_t xs, int nc,        \
+                     float *out) {                                                                 \
+        NC_SWITCH(DOT32_2R8_BODY, kind)                                                            \
+    }
+DOT32_2R_FN(dot2_q4_0, K_Q4_0)
+DOT32_2R_FN(dot2_q4_1, K_Q4_1)
+DOT32_2R_FN(dot2_q5_0, K_Q5_0)
+DOT32_2R_FN(dot2_q5_1, K_Q5_1)
+DOT32_2R_FN(dot2_q8_0, K_Q8_0)
 
 /* ---- K-quants against Q8_K ----------------------------------------------------------------
  * Per super-block, four 64-element pieces: maddubs gives int16 pairs, dpwssd multiplies them by
@@ -339,56 +645,58 @@ AI __m256i k4_scales(const uint8_t *s) {
     return _mm256_cvtepu8_epi16(_mm_set_epi32((int)m47, (int)m03, (int)sc47, (int)sc03));
 }
 
-#define QK45_BODY(NC, five)                                                                    \
-    do {                                                                                       \
-        const size_t bs = (five) ? 176 : 144;                                                  \
-        const int64_t nb = n / 256;                                                            \
-        const __m512i sh4 = _mm512_set_epi64(0x0004000400040004, 0x0004000400040004,           \
-                                             0x0004000400040004, 0x0004000400040004, 0, 0, 0, 0); \
-        const __m512i lo4 = _mm512_set1_epi8(0x0F);                                            \
-        const __m256i idxm = _mm256_set_epi16(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10,  \
-                                              9, 9, 8, 8);                                     \
-        __m512 acc[NC];                                                                        \
-        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm512_setzero_ps();                             \
-        for (int64_t i = 0; i < nb; i++) {                                                     \
-            const uint8_t *blk = (const uint8_t *)w + i * bs;                                  \
-            const uint8_t *qs = blk + ((five) ? 48 : 16);                                      \
-            float dw = f16_load(blk), dmin = -f16_load(blk + 2);                               \
-            __m256i s16 = k4_scales(blk + 4);                                                  \
-            __m512i s16z = _mm512_castsi256_si512(s16);                                        \
-            __m256i mm = _mm256_permutexvar_epi16(idxm, s16);                                  \
-            __m512i wq[4], sc[4];                                                              \
-            __m512i qh = (five) ? bcast256(blk + 16) : _mm512_setzero_si512();                 \
-            __m512i bit = _mm512_set_epi64(0x0202020202020202, 0x0202020202020202,             \
-                                           0x0202020202020202, 0x0202020202020202,             \
-                                           0x0101010101010101, 0x0101010101010101,             \
-                                           0x0101010101010101, 0x0101010101010101);            \
-            __m512i sidx = _mm512_set_epi64(0x0001000100010001, 0x0001000100010001,            \
-                                            0x0001000100010001, 0x0001000100010001, 0, 0, 0, 0); \
-            UNROLL for (int p = 0; p < 4; p++) {                                                      \
-                wq[p] = _mm512_and_si512(_mm512_srlv_epi16(bcast256(qs + 32 * p), sh4), lo4);  \
-                if (five) {                                                                    \
-                    __mmask64 k = _mm512_test_epi8_mask(qh, bit);                              \
-                    wq[p] = _mm512_mask_add_epi8(wq[p], k, wq[p], _mm512_set1_epi8(16));       \
-                    bit = _mm512_slli_epi16(bit, 2);                                           \
-                }                                                                              \
-                sc[p] = _mm512_permutexvar_epi16(sidx, s16z);                                  \
-                sidx = _mm512_add_epi16(sidx, _mm512_set1_epi16(2));                           \
-            }                                                                                  \
-            UNROLL for (int c = 0; c < NC; c++) {                                                     \
-                const ol_block_q8_K *xb = (const ol_block_q8_K *)((const uint8_t *)x + c * xs) + i; \
-                __m512i isum = _mm512_setzero_si512();                                         \
-                UNROLL for (int p = 0; p < 4; p++) {                                                  \
-                    __m512i a = _mm512_loadu_si512(xb->qs + 64 * p);                           \
-                    isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(wq[p], a), sc[p]);   \
-                }                                                                              \
-                __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mm); \
-                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(dw * xb->d), acc[c]); \
-                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_zextsi256_si512(ms)),        \
-                                         _mm512_set1_ps(dmin * xb->d), acc[c]);                \
-            }                                                                                  \
-        }                                                                                      \
-        UNROLL for (int c = 0; c < NC; c++) out[c] = _mm512_reduce_add_ps(acc[c]);                    \
+#define QK45_BODY(NC, five)                                                                        \
+    do {                                                                                           \
+        const size_t bs = (five) ? 176 : 144;                                                      \
+        const int64_t nb = n / 256;                                                                \
+        const __m512i sh4 = _mm512_set_epi64(0x0004000400040004, 0x0004000400040004,               \
+                                             0x0004000400040004, 0x0004000400040004, 0, 0, 0, 0);  \
+        const __m512i lo4 = _mm512_set1_epi8(0x0F);                                                \
+        const __m256i idxm =                                                                       \
+            _mm256_set_epi16(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8);          \
+        __m512 acc[NC];                                                                            \
+        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm512_setzero_ps();                          \
+        for (int64_t i = 0; i < nb; i++) {                                                         \
+            const uint8_t *blk = (const uint8_t *)w + i * bs;                                      \
+            const uint8_t *qs = blk + ((five) ? 48 : 16);                                          \
+            float dw = f16_load(blk), dmin = -f16_load(blk + 2);                                   \
+            __m256i s16 = k4_scales(blk + 4);                                                      \
+            __m512i s16z = _mm512_castsi256_si512(s16);                                            \
+            __m256i mm = _mm256_permutexvar_epi16(idxm, s16);                                      \
+            __m512i wq[4], sc[4];                                                                  \
+            __m512i qh = (five) ? bcast256(blk + 16) : _mm512_setzero_si512();                     \
+            __m512i bit = _mm512_set_epi64(                                                        \
+                0x0202020202020202, 0x0202020202020202, 0x0202020202020202, 0x0202020202020202,    \
+                0x0101010101010101, 0x0101010101010101, 0x0101010101010101, 0x0101010101010101);   \
+            __m512i sidx = _mm512_set_epi64(0x0001000100010001, 0x0001000100010001,                \
+                                            0x0001000100010001, 0x0001000100010001, 0, 0, 0, 0);   \
+            UNROLL for (int p = 0; p < 4; p++) {                                                   \
+                wq[p] = _mm512_and_si512(_mm512_srlv_epi16(bcast256(qs + 32 * p), sh4), lo4);      \
+                if (five) {                                                                        \
+                    __mmask64 k = _mm512_test_epi8_mask(qh, bit);                                  \
+                    wq[p] = _mm512_mask_add_epi8(wq[p], k, wq[p], _mm512_set1_epi8(16));           \
+                    bit = _mm512_slli_epi16(bit, 2);                                               \
+                }                                                                                  \
+                sc[p] = _mm512_permutexvar_epi16(sidx, s16z);                                      \
+                sidx = _mm512_add_epi16(sidx, _mm512_set1_epi16(2));                               \
+            }                                                                                      \
+            UNROLL for (int c = 0; c < NC; c++) {                                                  \
+                const ol_block_q8_K *xb =                                                          \
+                    (const ol_block_q8_K *)((const uint8_t *)x + c * xs) + i;                      \
+                __m512i isum = _mm512_setzero_si512();                                             \
+                UNROLL for (int p = 0; p < 4; p++) {                                               \
+                    __m512i a = _mm512_loadu_si512(xb->qs + 64 * p);                               \
+                    isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(wq[p], a), sc[p]);       \
+                }                                                                                  \
+                __m256i ms =                                                                       \
+                    _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mm);         \
+                acc[c] =                                                                           \
+                    _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(dw * xb->d), acc[c]); \
+                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_zextsi256_si512(ms)),           \
+                                         _mm512_set1_ps(dmin * xb->d), acc[c]);                    \
+            }                                                                                      \
+        }                                                                                          \
+        UNROLL for (int c = 0; c < NC; c++) out[c] = _mm512_reduce_add_ps(acc[c]);                 \
     } while (0)
 
 static void dot_q4_K(int64_t n, const void *w, const void *x, size_t xs, int nc, float *out) {
@@ -398,122 +706,179 @@ static void dot_q5_K(int64_t n, const void *w, const void *x, size_t xs, int nc,
     NC_SWITCH(QK45_BODY, 1)
 }
 
-#define Q6K_BODY(NC, unused)                                                                   \
-    do {                                                                                       \
-        const int64_t nb = n / 256;                                                            \
-        const __m512i lo4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);              \
-        const __m512i shl = _mm512_set_epi64(0x0002000200020002, 0x0002000200020002,           \
-                                             0x0002000200020002, 0x0002000200020002,           \
-                                             0x0004000400040004, 0x0004000400040004,           \
-                                             0x0004000400040004, 0x0004000400040004);          \
-        const __m512i shr = _mm512_set_epi64(0x0002000200020002, 0x0002000200020002,           \
-                                             0x0002000200020002, 0x0002000200020002, 0, 0, 0, 0); \
-        __m512 acc[NC];                                                                        \
-        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm512_setzero_ps();                             \
-        for (int64_t i = 0; i < nb; i++) {                                                     \
-            const ol_block_q6_K *b = (const ol_block_q6_K *)w + i;                             \
-            float dw = f16_load(&b->d);                                                        \
-            __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));   \
-            __m512i s16z = _mm512_castsi256_si512(s16);                                        \
+#define Q6K_BODY(NC, unused)                                                                       \
+    do {                                                                                           \
+        const int64_t nb = n / 256;                                                                \
+        const __m512i lo4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);                  \
+        const __m512i shl = _mm512_set_epi64(                                                      \
+            0x0002000200020002, 0x0002000200020002, 0x0002000200020002, 0x0002000200020002,        \
+            0x0004000400040004, 0x0004000400040004, 0x0004000400040004, 0x0004000400040004);       \
+        const __m512i shr = _mm512_set_epi64(0x0002000200020002, 0x0002000200020002,               \
+                                             0x0002000200020002, 0x0002000200020002, 0, 0, 0, 0);  \
+        __m512 acc[NC];                                                                            \
+        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm512_setzero_ps();                          \
+        for (int64_t i = 0; i < nb; i++) {                                                         \
+            const ol_block_q6_K *b = (const ol_block_q6_K *)w + i;                                 \
+            float dw = f16_load(&b->d);                                                            \
+            __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));       \
+            __m512i s16z = _mm512_castsi256_si512(s16);                                            \
             __m512i scn = _mm512_zextsi256_si512(_mm256_mullo_epi16(s16, _mm256_set1_epi16(-32))); \
-            __m512i wq[4], sc[4];                                                              \
-            __m512i sidx = _mm512_set_epi64(0x0003000300030003, 0x0003000300030003,            \
-                                            0x0002000200020002, 0x0002000200020002,            \
-                                            0x0001000100010001, 0x0001000100010001, 0, 0);     \
-            UNROLL for (int h = 0; h < 2; h++) {                                                      \
-                __m512i l = _mm512_loadu_si512(b->ql + 64 * h);                                \
-                __m512i qh = bcast256(b->qh + 32 * h);                                         \
-                wq[2 * h] = _mm512_or_si512(_mm512_and_si512(l, lo4),                          \
-                                            _mm512_and_si512(_mm512_sllv_epi16(qh, shl), m30)); \
-                wq[2 * h + 1] =                                                                \
-                    _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), lo4),            \
-                                    _mm512_and_si512(_mm512_srlv_epi16(qh, shr), m30));        \
-            }                                                                                  \
-            UNROLL for (int p = 0; p < 4; p++) {                                                      \
-                sc[p] = _mm512_permutexvar_epi16(sidx, s16z);                                  \
-                sidx = _mm512_add_epi16(sidx, _mm512_set1_epi16(4));                           \
-            }                                                                                  \
-            UNROLL for (int c = 0; c < NC; c++) {                                                     \
-                const ol_block_q8_K *xb = (const ol_block_q8_K *)((const uint8_t *)x + c * xs) + i; \
-                __m512i bsum = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)xb->bsums)); \
-                __m512i isum = _mm512_dpwssd_epi32(_mm512_setzero_si512(), bsum, scn);         \
-                UNROLL for (int p = 0; p < 4; p++) {                                                  \
-                    __m512i a = _mm512_loadu_si512(xb->qs + 64 * p);                           \
-                    isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(wq[p], a), sc[p]);   \
-                }                                                                              \
-                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(dw * xb->d), acc[c]); \
-            }                                                                                  \
-        }                                                                                      \
-        UNROLL for (int c = 0; c < NC; c++) out[c] = _mm512_reduce_add_ps(acc[c]);                    \
+            __m512i wq[4], sc[4];                                                                  \
+            __m512i sidx = _mm512_set_epi64(0x0003000300030003, 0x0003000300030003,                \
+                                            0x0002000200020002, 0x0002000200020002,                \
+                                            0x0001000100010001, 0x0001000100010001, 0, 0);         \
+            UNROLL for (int h = 0; h < 2; h++) {                                                   \
+                __m512i l = _mm512_loadu_si512(b->ql + 64 * h);                                    \
+                __m512i qh = bcast256(b->qh + 32 * h);                                             \
+                wq[2 * h] = _mm512_or_si512(_mm512_and_si512(l, lo4),                              \
+                                            _mm512_and_si512(_mm512_sllv_epi16(qh, shl), m30));    \
+                wq[2 * h + 1] =                                                                    \
+                    _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), lo4),                \
+                                    _mm512_and_si512(_mm512_srlv_epi16(qh, shr), m30));            \
+            }                                                                                      \
+            UNROLL for (int p = 0; p < 4; p++) {                                                   \
+                sc[p] = _mm512_permutexvar_epi16(sidx, s16z);                                      \
+                sidx = _mm512_add_epi16(sidx, _mm512_set1_epi16(4));                               \
+            }                                                                                      \
+            UNROLL for (int c = 0; c < NC; c++) {                                                  \
+                const ol_block_q8_K *xb =                                                          \
+                    (const ol_block_q8_K *)((const uint8_t *)x + c * xs) + i;                      \
+                __m512i bsum =                                                                     \
+                    _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)xb->bsums));        \
+                __m512i isum = _mm512_dpwssd_epi32(_mm512_setzero_si512(), bsum, scn);             \
+                UNROLL for (int p = 0; p < 4; p++) {                                               \
+                    __m512i a = _mm512_loadu_si512(xb->qs + 64 * p);                               \
+                    isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(wq[p], a), sc[p]);       \
+                }                                                                                  \
+                acc[c] =                                                                           \
+                    _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(dw * xb->d), acc[c]); \
+            }                                                                                      \
+        }                                                                                          \
+        UNROLL for (int c = 0; c < NC; c++) out[c] = _mm512_reduce_add_ps(acc[c]);                 \
     } while (0)
 
-static void dot_q6_K(int64_t n, const void *w, const void *x, size_t xs, int nc, float *out) {
-    NC_SWITCH(Q6K_BODY, 0)
-}
+static void dot_q6_K(int64_t n, const void *w, const void *x, size_t xs, int nc,
+                     float *out){NC_SWITCH(Q6K_BODY, 0)}
 
 /* ---- float formats --------------------------------------------------------------------- */
 
-#define F32_BODY(NC, unused)                                                                   \
-    do {                                                                                       \
-        const float *wf = w;                                                                   \
-        __m512 acc[NC];                                                                        \
-        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm512_setzero_ps();                             \
-        for (int64_t i = 0; i < n; i += 16) {                                                  \
-            __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);             \
-            __m512 wv = _mm512_maskz_loadu_ps(m, wf + i);                                      \
-            UNROLL for (int c = 0; c < NC; c++) {                                                     \
-                const float *xc = (const float *)((const uint8_t *)x + c * xs);                \
-                acc[c] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, xc + i), acc[c]);        \
-            }                                                                                  \
-        }                                                                                      \
-        UNROLL for (int c = 0; c < NC; c++) out[c] = _mm512_reduce_add_ps(acc[c]);                    \
+/* One activation row: four independent accumulators hide the FMA latency. fmt: 0 f32, 1 f16
+ * (activation widened to f32 at offset xo), 2 bf16. */
+AI __m512 fl_load_w(int fmt, const void *w, int64_t i, __mmask16 m) {
+    if (fmt == 0) return _mm512_maskz_loadu_ps(m, (const float *)w + i);
+    __m512i h = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, (const uint16_t *)w + i));
+    if (fmt == 1) return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(h));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(h, 16));
+}
+
+AI float dot_fl_1(int fmt, int64_t n, const void *w, const void *x) {
+    const void *xa = fmt == 1 ? (const void *)((const uint8_t *)x + f16_wide_off(n)) : x;
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                     _mm512_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        UNROLL for (int u = 0; u < 4; u++) {
+            __m512 wv = fl_load_w(fmt, w, i + 16 * u, 0xFFFF);
+            __m512 xv = fmt == 2 ? fl_load_w(2, xa, i + 16 * u, 0xFFFF)
+                                 : _mm512_loadu_ps((const float *)xa + i + 16 * u);
+            acc[u] = _mm512_fmadd_ps(wv, xv, acc[u]);
+        }
+    }
+    for (; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512 xv =
+            fmt == 2 ? fl_load_w(2, xa, i, m) : _mm512_maskz_loadu_ps(m, (const float *)xa + i);
+        acc[0] = _mm512_fmadd_ps(fl_load_w(fmt, w, i, m), xv, acc[0]);
+    }
+    return _mm512_reduce_add_ps(
+        _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+}
+
+#define F32_BODY(NC, unused)                                                                       \
+    do {                                                                                           \
+        const float *wf = w;                                                                       \
+        __m512 acc[NC];                                                                            \
+        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm512_setzero_ps();                          \
+        for (int64_t i = 0; i < n; i += 16) {                                                      \
+            __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);                 \
+            __m512 wv = _mm512_maskz_loadu_ps(m, wf + i);                                          \
+            UNROLL for (int c = 0; c < NC; c++) {                                                  \
+                const float *xc = (const float *)((const uint8_t *)x + c * xs);                    \
+                acc[c] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, xc + i), acc[c]);            \
+            }                                                                                      \
+        }                                                                                          \
+        UNROLL for (int c = 0; c < NC; c++) out[c] = _mm512_reduce_add_ps(acc[c]);                 \
     } while (0)
 
 static void dot_f32(int64_t n, const void *w, const void *x, size_t xs, int nc, float *out) {
+    if (nc == 1) {
+        out[0] = dot_fl_1(0, n, w, x);
+        return;
+    }
     NC_SWITCH(F32_BODY, 0)
 }
 
-#define F16_BODY(NC, unused)                                                                   \
-    do {                                                                                       \
-        const uint16_t *wh = w;                                                                \
-        const size_t xo = f16_wide_off(n);                                                     \
-        __m512 acc[NC];                                                                        \
-        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm512_setzero_ps();                      \
-        for (int64_t i = 0; i < n; i += 16) {                                                  \
-            __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);             \
-            __m512 wv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, wh + i));                  \
-            UNROLL for (int c = 0; c < NC; c++) {                                              \
-                const float *xc = (const float *)((const uint8_t *)x + c * xs + xo);           \
-                acc[c] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, xc + i), acc[c]);        \
-            }                                                                                  \
-        }                                                                                      \
-        UNROLL for (int c = 0; c < NC; c++) out[c] = _mm512_reduce_add_ps(acc[c]);             \
+#define F16_BODY(NC, unused)                                                                       \
+    do {                                                                                           \
+        const uint16_t *wh = w;                                                                    \
+        const size_t xo = f16_wide_off(n);                                                         \
+        __m512 acc[NC];                                                                            \
+        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm512_setzero_ps();                          \
+        for (int64_t i = 0; i < n; i += 16) {                                                      \
+            __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);                 \
+            __m512 wv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, wh + i));                      \
+            UNROLL for (int c = 0; c < NC; c++) {                                                  \
+                const float *xc = (const float *)((const uint8_t *)x + c * xs + xo);               \
+                acc[c] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, xc + i), acc[c]);            \
+            }                                                                                      \
+        }                                                                                          \
+        UNROLL for (int c = 0; c < NC; c++) out[c] = _mm512_reduce_add_ps(acc[c]);                 \
     } while (0)
 
 static void dot_f16(int64_t n, const void *w, const void *x, size_t xs, int nc, float *out) {
+    if (nc == 1) {
+        out[0] = dot_fl_1(1, n, w, x);
+        return;
+    }
     NC_SWITCH(F16_BODY, 0)
 }
 
-#define BF16_BODY(NC, unused)                                                                  \
-    do {                                                                                       \
-        const uint16_t *wh = w;                                                                \
-        __m512 acc[NC];                                                                        \
-        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm512_setzero_ps();                             \
-        for (int64_t i = 0; i < n; i += 32) {                                                  \
-            __mmask32 m = n - i >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << (n - i)) - 1);        \
-            __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(m, wh + i);                       \
-            UNROLL for (int c = 0; c < NC; c++) {                                                     \
-                const uint16_t *xc = (const uint16_t *)((const uint8_t *)x + c * xs);          \
-                __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(m, xc + i);                   \
-                acc[c] = _mm512_dpbf16_ps(acc[c], wv, xv);                                     \
-            }                                                                                  \
-        }                                                                                      \
-        UNROLL for (int c = 0; c < NC; c++) out[c] = _mm512_reduce_add_ps(acc[c]);                    \
+#define BF16_BODY(NC, unused)                                                                      \
+    do {                                                                                           \
+        const uint16_t *wh = w;                                                                    \
+        __m512 acc[NC];                                                                            \
+        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm512_setzero_ps();                          \
+        for (int64_t i = 0; i < n; i += 32) {                                                      \
+            __mmask32 m = n - i >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << (n - i)) - 1);            \
+            __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(m, wh + i);                           \
+            UNROLL for (int c = 0; c < NC; c++) {                                                  \
+                const uint16_t *xc = (const uint16_t *)((const uint8_t *)x + c * xs);              \
+                __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(m, xc + i);                       \
+                acc[c] = _mm512_dpbf16_ps(acc[c], wv, xv);                                         \
+            }                                                                                      \
+        }                                                                                          \
+        UNROLL for (int c = 0; c < NC; c++) out[c] = _mm512_reduce_add_ps(acc[c]);                 \
     } while (0)
 
-static void dot_bf16(int64_t n, const void *w,
-                                                           const void *x, size_t xs, int nc,
-                                                           float *out) {
+static void dot_bf16(int64_t n, const void *w, const void *x, size_t xs, int nc, float *out) {
+    if (nc == 1) { /* four accumulators hide the vdpbf16ps latency */
+        const uint16_t *wh = w, *xh = x;
+        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                         _mm512_setzero_ps()};
+        int64_t i = 0;
+        for (; i + 128 <= n; i += 128)
+            UNROLL for (int u = 0; u < 4; u++) acc[u] =
+                _mm512_dpbf16_ps(acc[u], (__m512bh)_mm512_loadu_si512(wh + i + 32 * u),
+                                 (__m512bh)_mm512_loadu_si512(xh + i + 32 * u));
+        for (; i < n; i += 32) {
+            __mmask32 m = n - i >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << (n - i)) - 1);
+            acc[0] = _mm512_dpbf16_ps(acc[0], (__m512bh)_mm512_maskz_loadu_epi16(m, wh + i),
+                                      (__m512bh)_mm512_maskz_loadu_epi16(m, xh + i));
+        }
+        out[0] = _mm512_reduce_add_ps(
+            _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+        return;
+    }
     NC_SWITCH(BF16_BODY, 0)
 }
 
@@ -531,15 +896,17 @@ void ol_cpu_kernels_avx512(ol_cpu_kernels *k) {
     static const struct {
         ol_dtype t;
         void (*dot)(int64_t, const void *, const void *, size_t, int, float *);
+        void (*dot2)(int64_t, const void *, size_t, const void *, size_t, int, float *);
         int q81;
-    } q32[] = {{OL_DTYPE_Q4_0, dot_q4_0, 0},
-               {OL_DTYPE_Q4_1, dot_q4_1, 1},
-               {OL_DTYPE_Q5_0, dot_q5_0, 0},
-               {OL_DTYPE_Q5_1, dot_q5_1, 1},
-               {OL_DTYPE_Q8_0, dot_q8_0, 0}};
+    } q32[] = {{OL_DTYPE_Q4_0, dot_q4_0, dot2_q4_0, 0},
+               {OL_DTYPE_Q4_1, dot_q4_1, dot2_q4_1, 1},
+               {OL_DTYPE_Q5_0, dot_q5_0, dot2_q5_0, 0},
+               {OL_DTYPE_Q5_1, dot_q5_1, dot2_q5_1, 1},
+               {OL_DTYPE_Q8_0, dot_q8_0, dot2_q8_0, 0}};
     for (size_t i = 0; i < OL_ARRAY_LEN(q32); i++) {
         k->quant_row[q32[i].t] = q32[i].q81 ? quant_q8_1x : quant_q8_0x;
         k->vec_dot[q32[i].t] = q32[i].dot;
+        k->vec_dot_2r[q32[i].t] = q32[i].dot2;
         k->act_row_bytes[q32[i].t] = q32[i].q81 ? act4_bytes_q8_1 : act4_bytes_q8_0;
     }
     k->quant_row[OL_DTYPE_Q4_K] = quant_q8_K;

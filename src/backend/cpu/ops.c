@@ -193,6 +193,35 @@ typedef struct {
     int t0, n_tok, g;
 } attn_work;
 
+/* o[0..D) += sum_j p[j] * v[j][0..D) over n rows of v (row stride D), 64 columns at a time
+ * so the accumulator stays in registers. */
+static void pv_accumulate(float *o, const float *p, const float *v, int n, int D) {
+    int d0 = 0;
+    for (; d0 + 64 <= D; d0 += 64) {
+        __m256 acc[8];
+        for (int k = 0; k < 8; k++) acc[k] = _mm256_loadu_ps(o + d0 + 8 * k);
+        for (int j = 0; j < n; j++) {
+            if (p[j] == 0.0f) continue;
+            const __m256 pj = _mm256_set1_ps(p[j]);
+            const float *vr = v + (size_t)j * D + d0;
+            for (int k = 0; k < 8; k++) acc[k] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 8 * k), acc[k]);
+        }
+        for (int k = 0; k < 8; k++) _mm256_storeu_ps(o + d0 + 8 * k, acc[k]);
+    }
+    for (; d0 < D; d0 += 8 > D - d0 ? D - d0 : 8) {
+        if (D - d0 >= 8) {
+            __m256 acc = _mm256_loadu_ps(o + d0);
+            for (int j = 0; j < n; j++)
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(v + (size_t)j * D + d0), acc);
+            _mm256_storeu_ps(o + d0, acc);
+        } else {
+            for (int c = d0; c < D; c++)
+                for (int j = 0; j < n; j++) o[c] += p[j] * v[(size_t)j * D + c];
+        }
+    }
+}
+
+/* kbuf, vbuf: [block_size][head_dim] f32 scratch of this thread */
 static void attn_item(const ol_attn_args *a, const attn_work *w, float *kbuf, float *vbuf) {
     const int D = a->head_dim, rep = a->n_head / a->n_head_kv, g = w->g;
     const int kv_dim = a->n_head_kv * D, nq = w->n_tok * rep, bs = a->block_size;
@@ -223,34 +252,33 @@ static void attn_item(const ol_attn_args *a, const attn_work *w, float *kbuf, fl
         const int32_t base = b * bs;
         const int j0 = base < p_min ? p_min - base : 0;
         const int j1 = base + bs - 1 > p_max ? p_max - base : bs - 1;
-        for (int j = j0; j <= j1; j++) {
-            load_row(a->kv_dtype, kb + ((size_t)j * kv_dim + (size_t)g * D) * eb, kbuf, D);
-            for (int i = 0; i < nq; i++)
-                s[i][j] = base + j >= lo[i] && base + j <= hi[i] ? dot_f32(q[i], kbuf, D) * a->scale
-                                                                 : -INFINITY;
+        const int nj = j1 - j0 + 1;
+        for (int j = 0; j < nj; j++) {
+            const size_t off = ((size_t)(j0 + j) * kv_dim + (size_t)g * D) * eb;
+            load_row(a->kv_dtype, kb + off, kbuf + (size_t)j * D, D);
+            load_row(a->kv_dtype, vb + off, vbuf + (size_t)j * D, D);
         }
         for (int i = 0; i < nq; i++) {
+            float *si = s[i];
             float mb = m[i];
-            for (int j = j0; j <= j1; j++) mb = s[i][j] > mb ? s[i][j] : mb;
-            if (mb == -INFINITY) { /* nothing visible in this block */
-                for (int j = j0; j <= j1; j++) s[i][j] = 0.0f;
-                continue;
+            for (int j = 0; j < nj; j++) {
+                const int32_t p = base + j0 + j;
+                si[j] = p >= lo[i] && p <= hi[i] ? dot_f32(q[i], kbuf + (size_t)j * D, D) * a->scale
+                                                 : -INFINITY;
+                mb = si[j] > mb ? si[j] : mb;
             }
+            if (mb == -INFINITY) continue; /* nothing visible in this block */
             if (mb > m[i]) {
                 const float c = m[i] == -INFINITY ? 0.0f : expf(m[i] - mb);
                 if (c != 1.0f) ol_cpu_scale(o[i], c, D);
                 l[i] *= c;
                 m[i] = mb;
             }
-            for (int j = j0; j <= j1; j++) {
-                s[i][j] = s[i][j] == -INFINITY ? 0.0f : expf(s[i][j] - m[i]);
-                l[i] += s[i][j];
+            for (int j = 0; j < nj; j++) {
+                si[j] = si[j] == -INFINITY ? 0.0f : expf(si[j] - m[i]);
+                l[i] += si[j];
             }
-        }
-        for (int j = j0; j <= j1; j++) {
-            load_row(a->kv_dtype, vb + ((size_t)j * kv_dim + (size_t)g * D) * eb, vbuf, D);
-            for (int i = 0; i < nq; i++)
-                if (s[i][j] != 0.0f) axpy_f32(o[i], s[i][j], vbuf, D);
+            pv_accumulate(o[i], si, vbuf, nj, D);
         }
     }
     for (int i = 0; i < nq; i++) ol_cpu_scale(o[i], l[i] > 0.0f ? 1.0f / l[i] : 0.0f, D);
@@ -260,11 +288,13 @@ typedef struct {
     const ol_attn_args *a;
     const attn_work *items;
     int n_items;
+    float *scratch; /* per thread: K and V of one block in f32 */
 } attn_task;
 
 static void attn_worker(void *ctx, int ith, int nth) {
     const attn_task *tk = ctx;
-    float kbuf[ATTN_MAX_HEAD_DIM], vbuf[ATTN_MAX_HEAD_DIM];
+    const size_t per = (size_t)tk->a->block_size * (size_t)tk->a->head_dim;
+    float *kbuf = tk->scratch + (size_t)ith * 2 * per, *vbuf = kbuf + per;
     /* interleave items over threads: late tokens of a causal prefill cost more */
     for (int it = ith; it < tk->n_items; it += nth) attn_item(tk->a, &tk->items[it], kbuf, vbuf);
 }
@@ -273,23 +303,32 @@ void ol_cpu_attention(ol_cpu *cpu, const ol_attn_args *a) {
     const int rep = a->n_head / a->n_head_kv;
     OL_ASSERT(a->n_head % a->n_head_kv == 0 && rep <= ATTN_MAX_REP);
     OL_ASSERT(a->head_dim <= ATTN_MAX_HEAD_DIM && a->block_size <= ATTN_MAX_BLOCK);
+    ol_pool *pool = cpu ? ol_cpu_pool(cpu) : NULL;
+    const int nth = pool ? ol_pool_n_threads(pool) : 1;
     /* group consecutive tokens of one sequence with consecutive positions */
     int qt = ATTN_MAX_ROWS / rep;
     qt = qt < 1 ? 1 : qt > ATTN_QT ? ATTN_QT : qt;
-    attn_work stack_items[256], *items = stack_items;
-    int cap = (a->n_tokens + 0) * a->n_head_kv; /* upper bound on items */
-    if (cap > (int)OL_ARRAY_LEN(stack_items)) {
-        items = malloc(sizeof(attn_work) * (size_t)cap);
-        if (!items) { /* no memory: one token per item, sequentially, still correct */
-            for (int t = 0; t < a->n_tokens; t++)
-                for (int g = 0; g < a->n_head_kv; g++) {
-                    float kb[ATTN_MAX_HEAD_DIM], vb[ATTN_MAX_HEAD_DIM];
-                    attn_work w1 = {t, 1, g};
-                    attn_item(a, &w1, kb, vb);
-                }
-            return;
-        }
+    const size_t per = (size_t)a->block_size * (size_t)a->head_dim;
+    attn_work stack_items[256];
+    attn_task tk = {a, stack_items, 0, NULL};
+    const size_t cap = (size_t)a->n_tokens * (size_t)a->n_head_kv; /* upper bound on items */
+    attn_work *heap_items = cap > OL_ARRAY_LEN(stack_items) ? malloc(sizeof(attn_work) * cap) : NULL;
+    tk.scratch = ol_alloc_aligned((size_t)nth * 2 * per * sizeof(float));
+    /* out of memory is not an option mid-forward: fall back to one thread and stack buffers
+     * (the result is identical) */
+    if (!tk.scratch || (cap > OL_ARRAY_LEN(stack_items) && !heap_items)) {
+        static _Thread_local float fallback[2 * ATTN_MAX_BLOCK * 64];
+        OL_ASSERT(2 * per <= OL_ARRAY_LEN(fallback)); /* only reachable for small heads */
+        for (int t = 0; t < a->n_tokens; t++)
+            for (int g = 0; g < a->n_head_kv; g++) {
+                attn_work w1 = {t, 1, g};
+                attn_item(a, &w1, fallback, fallback + per);
+            }
+        free(heap_items);
+        ol_free_aligned(tk.scratch);
+        return;
     }
+    attn_work *items = heap_items ? heap_items : stack_items;
     int n = 0;
     for (int t = 0; t < a->n_tokens;) {
         int k = 1;
@@ -299,11 +338,12 @@ void ol_cpu_attention(ol_cpu *cpu, const ol_attn_args *a) {
         for (int g = 0; g < a->n_head_kv; g++) items[n++] = (attn_work){t, k, g};
         t += k;
     }
-    attn_task tk = {a, items, n};
-    ol_pool *pool = cpu ? ol_cpu_pool(cpu) : NULL;
+    tk.items = items;
+    tk.n_items = n;
     if (pool && n > 1)
         ol_pool_run(pool, attn_worker, &tk);
     else
         attn_worker(&tk, 0, 1);
-    if (items != stack_items) free(items);
+    free(heap_items);
+    ol_free_aligned(tk.scratch);
 }

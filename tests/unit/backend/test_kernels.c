@@ -1,7 +1,7 @@
 /* tests/unit/backend/test_kernels.c: every SIMD tier this CPU runs (AVX2, AVX-512) against the
  * _ref tier for every dtype: activation quantization (bit-exact for the standard row), vec_dot
- * for nc = 1..8 on random blocks, and ol_cpu_matmul / ol_cpu_matmul_rows on shapes that split
- * rows and tokens over 1 and 2 threads.
+ * and vec_dot_2r for nc = 1..8 on random blocks, and ol_cpu_matmul / ol_cpu_matmul_rows on
+ * shapes that split rows and tokens over 1 and 2 threads.
  * Tolerance: integer sums are exact in every tier, so results differ from _ref only by float
  * summation order: |got - ref| <= 2e-5 * Σ|w_i·a_i| (+1e-6), the same for all dtypes. */
 #include "backend/cpu/cpu.h"
@@ -12,7 +12,9 @@ static uint32_t urand(void) {
     rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
     return (uint32_t)(rng >> 32);
 }
-static float frand(void) { return (float)(urand() >> 8) * (1.0f / 8388608.0f) - 1.0f; }
+static float frand(void) {
+    return (float)(urand() >> 8) * (1.0f / 8388608.0f) - 1.0f;
+}
 
 static const ol_dtype WTYPES[] = {OL_DTYPE_F32,  OL_DTYPE_F16,  OL_DTYPE_BF16, OL_DTYPE_Q4_0,
                                   OL_DTYPE_Q4_1, OL_DTYPE_Q5_0, OL_DTYPE_Q5_1, OL_DTYPE_Q8_0,
@@ -24,13 +26,20 @@ static void f16_fields(ol_dtype t, int off[2], int *n) {
     switch (t) {
     case OL_DTYPE_Q4_0:
     case OL_DTYPE_Q5_0:
-    case OL_DTYPE_Q8_0: off[(*n)++] = 0; break;
+    case OL_DTYPE_Q8_0:
+        off[(*n)++] = 0;
+        break;
     case OL_DTYPE_Q4_1:
     case OL_DTYPE_Q5_1:
     case OL_DTYPE_Q4_K:
-    case OL_DTYPE_Q5_K: off[(*n)++] = 0, off[(*n)++] = 2; break;
-    case OL_DTYPE_Q6_K: off[(*n)++] = 208; break;
-    default: break;
+    case OL_DTYPE_Q5_K:
+        off[(*n)++] = 0, off[(*n)++] = 2;
+        break;
+    case OL_DTYPE_Q6_K:
+        off[(*n)++] = 208;
+        break;
+    default:
+        break;
     }
 }
 
@@ -84,8 +93,9 @@ static void check_tier_dtype(ol_cpu_tier tier, const ol_cpu_kernels *k, ol_dtype
     size_t stride = (ol_cpu_act_row_bytes(k, t, n) + 63) & ~(size_t)63;
     float *x = malloc(8 * n * sizeof(float));
     uint8_t *act = ol_alloc_aligned(8 * stride), *ref = malloc(std_bytes);
-    uint8_t *w = malloc(ol_dtype_row_bytes(t, n));
-    rand_weights(t, n, 1, w);
+    size_t rb = ol_dtype_row_bytes(t, n);
+    uint8_t *w = malloc(2 * rb); /* two rows, for vec_dot_2r */
+    rand_weights(t, n, 2, w);
     int bad_q = 0, bad_d = 0;
     for (int c = 0; c < 8; c++) {
         rand_acts(x + c * n, n);
@@ -110,6 +120,21 @@ static void check_tier_dtype(ol_cpu_tier tier, const ol_cpu_kernels *k, ol_dtype
                 fprintf(stderr, "%s %s n=%lld nc=%d c=%d: got %.9g want %.9g tol %.3g\n", tn, dn,
                         (long long)n, nc, c, out[c], want, tol);
         }
+    }
+    CHECK_EQ_INT(bad_d, 0);
+    for (int nc = 1; nc <= 8 && k->vec_dot_2r[t]; nc++) {
+        float out[2 * OL_CPU_MAX_NC];
+        k->vec_dot_2r[t](n, w, rb, act, stride, nc, out);
+        for (int r = 0; r < 2; r++)
+            for (int c = 0; c < nc; c++) {
+                const uint8_t *a = act + c * stride;
+                float want = ol_vec_dot_ref(t, n, w + r * rb, a);
+                double tol = TOL(dot_mag(t, n, w + r * rb, a));
+                float got = out[r * OL_CPU_MAX_NC + c];
+                if (!(fabs(got - want) <= tol) && bad_d++ < 3)
+                    fprintf(stderr, "%s %s 2r n=%lld nc=%d r=%d c=%d: got %.9g want %.9g\n", tn, dn,
+                            (long long)n, nc, r, c, got, want);
+            }
     }
     CHECK_EQ_INT(bad_d, 0);
     free(x);
@@ -147,15 +172,20 @@ static void check_matmul_case(ol_cpu *cpu, ol_dtype t, int64_t n_in, int64_t n_o
     size_t rb = ol_dtype_row_bytes(t, n_in);
     uint8_t *wd = malloc(rb * n_out);
     rand_weights(t, n_in, n_out, wd);
-    ol_tensor w = {.name = "w", .dtype = t, .n_dims = 2, .ne = {n_in, n_out, 1, 1},
-                   .row_bytes = rb, .data = wd};
+    ol_tensor w = {.name = "w",
+                   .dtype = t,
+                   .n_dims = 2,
+                   .ne = {n_in, n_out, 1, 1},
+                   .row_bytes = rb,
+                   .data = wd};
     float *x = malloc(n_tok * n_in * sizeof(float));
     for (int64_t i = 0; i < n_tok; i++) rand_acts(x + i * n_in, n_in);
     int64_t ldy = n_rows + 3;
     float *y = malloc(n_tok * ldy * sizeof(float));
     for (int64_t i = 0; i < n_tok * ldy; i++) y[i] = NAN;
-    int rc = row0 == 0 && n_rows == n_out ? ol_cpu_matmul(cpu, &w, x, n_tok, y, ldy)
-                                          : ol_cpu_matmul_rows(cpu, &w, row0, n_rows, x, n_tok, y, ldy);
+    int rc = row0 == 0 && n_rows == n_out
+                 ? ol_cpu_matmul(cpu, &w, x, n_tok, y, ldy)
+                 : ol_cpu_matmul_rows(cpu, &w, row0, n_rows, x, n_tok, y, ldy);
     CHECK_EQ_INT(rc, 0);
     uint8_t *a = malloc(ol_dtype_row_bytes(ol_dtype_vec_dot_type(t), n_in));
     int bad = 0;

@@ -64,8 +64,8 @@ static void test_act(void) {
 }
 
 /* paged attention vs dense reference */
-static void test_attention(ol_cpu *cpu, ol_dtype kvt, int window) {
-    enum { NH = 8, NKV = 2, D = 32, BS = 4, NBLK = 32, KVD = NKV * D };
+static void test_attention(ol_cpu *cpu, ol_dtype kvt, int window, int full, int NH) {
+    enum { NKV = 2, D = 32, BS = 4, NBLK = 32, KVD = NKV * D };
     const size_t eb = kvt == OL_DTYPE_F32 ? 4 : 2;
     const size_t stride = (size_t)2 * BS * KVD * eb; /* one layer: K then V per block */
     uint8_t *mem = calloc(NBLK, stride);
@@ -86,19 +86,23 @@ static void test_attention(ol_cpu *cpu, ol_dtype kvt, int window) {
                     kf[s][p][i] = ol_f16_to_f32(ol_f32_to_f16(kf[s][p][i])),
                     vf[s][p][i] = ol_f16_to_f32(ol_f32_to_f16(vf[s][p][i]));
         }
-    /* batch: A positions 8..10 (a chunk), B position 5 (decode), A is first */
-    int32_t pos[4] = {8, 9, 10, 5}, sot[4] = {0, 0, 0, 1};
-    float q[4][NH * D], out[4][NH * D];
-    for (int t = 0; t < 4; t++)
+    /* batch: A positions 0..10 (a whole prefill, longer than one query tile) or 8..10 (a
+     * chunk), then B position 5 (decode) */
+    int32_t pos[12], sot[12];
+    int nt = 0;
+    for (int p = full ? 0 : 8; p <= 10; p++) pos[nt] = p, sot[nt++] = 0;
+    pos[nt] = 5, sot[nt++] = 1;
+    float q[12][NH * D], out[12][NH * D];
+    for (int t = 0; t < nt; t++)
         for (int i = 0; i < NH * D; i++) q[t][i] = frand();
-    ol_attn_args a = {.n_tokens = 4, .n_head = NH, .n_head_kv = NKV, .head_dim = D,
+    ol_attn_args a = {.n_tokens = nt, .n_head = NH, .n_head_kv = NKV, .head_dim = D,
                       .scale = 0.17f, .window = window, .q = &q[0][0], .ldq = NH * D,
                       .out = &out[0][0], .ldo = NH * D, .pos = pos, .seq_of_token = sot,
                       .seqs = seqs, .k_base = mem, .v_base = mem + (size_t)BS * KVD * eb,
                       .block_stride = stride, .block_size = BS, .kv_dtype = kvt};
     ol_cpu_attention(cpu, &a);
     double worst = 0;
-    for (int t = 0; t < 4; t++) {
+    for (int t = 0; t < nt; t++) {
         int s = sot[t];
         for (int h = 0; h < NH; h++) {
             int g = h / (NH / NKV);
@@ -131,11 +135,13 @@ int main(void) {
     for (int th = 1; th <= 2; th++) {
         ol_cpu *cpu = ol_cpu_create(th, OL_CPU_TIER_COUNT, &err);
         CHECK(cpu != NULL);
-        for (int w = 0; w <= 3; w += 3) {
-            test_attention(cpu, OL_DTYPE_F32, w);
-            test_attention(cpu, OL_DTYPE_F16, w);
-        }
-        test_attention(NULL, OL_DTYPE_F32, 5);
+        for (int w = 0; w <= 3; w += 3)
+            for (int full = 0; full < 2; full++)
+                for (int nh = 2; nh <= 16; nh *= 2) {
+                    test_attention(cpu, OL_DTYPE_F32, w, full, nh);
+                    test_attention(cpu, OL_DTYPE_F16, w, full, nh);
+                }
+        test_attention(NULL, OL_DTYPE_F32, 5, 1, 8);
         ol_cpu_destroy(cpu);
     }
     return test_done("test_ops");

@@ -146,6 +146,7 @@ static void run_mixed(ol_model_ctx *ctx, ol_kv_pool *kv, const golden *g, float 
     for (int i = 0; i < n; i++) {
         double s, d = max_diff(out + (size_t)i * n_vocab,
                                alone[src_seq[i]] + (size_t)src_pos[i] * n_vocab, n_vocab, &s);
+        if (d > tol) printf("mixed step 2: batch row %d (sequence %d position %d) differs by %g\n", i, src_seq[i], src_pos[i], d);
         CHECK_NEAR(d, 0, tol);
     }
     CHECK_EQ_INT(sa.n_tokens, A->n_tokens);

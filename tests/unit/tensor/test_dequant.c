@@ -142,7 +142,8 @@ static void check_dots(void) {
         if (t == OL_DTYPE_Q4_1 || t == OL_DTYPE_Q5_1) mag *= 4; /* s is rounded to f16 */
         float got = ol_vec_dot_ref(t, N, wq, xq);
         CHECK_NEAR(got, want, 2e-5 * mag + 1e-6);
-        if (!(fabs(got - want) <= 2e-5 * mag + 1e-6)) fprintf(stderr, "  dtype %s\n", ol_dtype_name(t));
+        if (!(fabs(got - want) <= 2e-5 * mag + 1e-6))
+            fprintf(stderr, "  dtype %s\n", ol_dtype_name(t));
     }
 }
 
