@@ -172,9 +172,6 @@ static void mm_ensure_group(const mm_task *t, int64_t g) {
  * activation rows stay in L1 while the row block (sized for L2) streams past them. Results go
  * to a small tile first and then out row-contiguous, instead of 8 scattered stores per row. */
 #define MM_MAX_ROWS 256
-/* Decode streams weights from DRAM once; the hardware prefetchers stop at 4 KiB pages, so the
- * driver prefetches this far ahead itself (about one DRAM latency at a core's bandwidth). */
-#define MM_PREFETCH 2048
 static void mm_item(const mm_task *t, int64_t r0, int64_t r1, int64_t k0, int64_t k1) {
     float tile[OL_CPU_MAX_NC][MM_MAX_ROWS];
     float out[OL_CPU_MAX_NC];
@@ -183,15 +180,9 @@ static void mm_item(const mm_task *t, int64_t r0, int64_t r1, int64_t k0, int64_
         if (t->grp_state) mm_ensure_group(t, k / OL_CPU_MAX_NC);
         const uint8_t *xa = t->act + k * t->act_stride;
         float *yk = t->y + k * t->ldy;
-        if (nc == 1) { /* decode: straight into y, prefetching MM_PREFETCH bytes ahead */
-            const uint8_t *pf = t->w + r0 * t->w_row_bytes + MM_PREFETCH;
-            const uint8_t *end = t->w + r1 * t->w_row_bytes;
-            for (int64_t r = r0; r < r1; r++) {
-                const uint8_t *row_end = t->w + (r + 1) * t->w_row_bytes + MM_PREFETCH;
-                for (; pf < row_end && pf < end; pf += 64)
-                    _mm_prefetch((const char *)pf, _MM_HINT_T0);
+        if (nc == 1) { /* decode: straight into y */
+            for (int64_t r = r0; r < r1; r++)
                 t->dot(t->n_in, t->w + r * t->w_row_bytes, xa, t->act_stride, 1, yk + r);
-            }
             continue;
         }
         for (int64_t r0b = r0; r0b < r1; r0b += MM_MAX_ROWS) {
@@ -253,7 +244,7 @@ static void plan(mm_task *t, int nth) {
         t->toks_per_item = t->n_tok;
     } else {
         int64_t per = (int64_t)((48 * 1024) / OL_MAX(t->w_row_bytes, 1));
-        per = OL_MAX(4, OL_MIN(per, 256));
+        per = OL_MAX(4, OL_MIN(per, 256)) & ~(int64_t)1; /* even: the 2-row kernels pair rows */
         t->rows_per_item = per;
         int64_t n_ri = (rows + per - 1) / per;
         int64_t n_ki = (nth * 4 + n_ri - 1) / n_ri;

@@ -453,15 +453,13 @@ AI __m256 load8(int fmt, const void *p, int64_t i, int64_t n) {
         UNROLL for (int c = 0; c < NC; c++) out[c] = hsum8(acc[c]);                                \
     } while (0)
 
-static void dot_f32(int64_t n, const void *w, const void *x, size_t xs, int nc, float *out) {
-    NC_SWITCH(FLT_BODY, 0)
-}
-static void dot_f16(int64_t n, const void *w, const void *x, size_t xs, int nc, float *out) {
-    NC_SWITCH(FLT_BODY, 1)
-}
-static void dot_bf16(int64_t n, const void *w, const void *x, size_t xs, int nc, float *out) {
-    NC_SWITCH(FLT_BODY, 2)
-}
+#define FLT_FN(name, fmt)                                                                          \
+    static void name(int64_t n, const void *w, const void *x, size_t xs, int nc, float *out) {     \
+        NC_SWITCH(FLT_BODY, fmt)                                                                   \
+    }
+FLT_FN(dot_f32, 0)
+FLT_FN(dot_f16, 1)
+FLT_FN(dot_bf16, 2)
 
 void ol_cpu_kernels_avx2(ol_cpu_kernels *k) {
     memset(k, 0, sizeof(*k));

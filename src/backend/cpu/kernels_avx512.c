@@ -65,17 +65,19 @@ AI __m512 round_away(__m512 v) {
  *        4 blocks, so a zmm puts each block in 4 dword lanes and one vpdpbusd (u8 activation x
  *        s8 weight) covers 4 blocks; the +128 comes back out as -128*Σw from the weight side;
  *   qss: the same as plain s8 q, for the one-row kernel (nc = 1), which makes the weights the
- *        unsigned side instead (no per-step weight sums, one more load per step: cheaper for
- *        one activation row, dearer for eight);
+ *        unsigned side instead (q + 128; no per-step weight sums);
  *   da:  [ng][4][4] f32: d of each block over its 4 lanes;
- *   ex:  [ng][4][4] 32-bit in lane 0 of each block: Q8_0: int32 -128*Σq (nc = 1, weights
- *        entering as q + 128); Q8_1: f32 s as stored, for the m·s term;
- *   q8/da8/ex8: the same for groups of 8 blocks, u8 = q + 128: [ng8][4][8][8] where chunk k
- *        holds elements 8k..8k+7 of the 8 blocks (each block in 2 dword lanes: half the float
- *        work per block of the 4-block layout); da8/ex8 [ng8][8][2]. Used for nc >= 2, the
- *        4-block regions then cover the blocks after the last full group of 8. */
+ *   ex:  [ng][4][4] 32-bit: Q8_0 rows: int32 -128*Σq over the elements of each lane (nc = 1);
+ *        Q8_1 rows: f32 s as stored in lane 0 of each block, for the m·s term;
+ *   q8/da8/ex8/q8s: the same for groups of 8 blocks: [ng8][4][8][8] where chunk k holds
+ *        elements 8k..8k+7 of the 8 blocks (each block in 2 dword lanes: half the float work
+ *        per block of the 4-block layout); da8/ex8 [ng8][8][2]. Rows of Q4_0/Q4_1/Q5_0/Q5_1
+ *        weights use 8-block steps and 4-block steps after the last full group of 8; Q8_0 only
+ *        4-block steps (its 8-block transpose costs more than it saves).
+ * Every nc takes the same steps and the same per-lane integer sums (exact) and float
+ * operations, so a row's result is bit-identical whatever batch it is computed in. */
 typedef struct {
-    size_t qs, qss, da, ex, q8, da8, ex8, end;
+    size_t qs, qss, da, ex, q8, da8, ex8, q8s, end;
 } act4_layout;
 
 AI act4_layout act4_layout_of(int64_t nb, size_t block_bytes) {
@@ -89,7 +91,8 @@ AI act4_layout act4_layout_of(int64_t nb, size_t block_bytes) {
     l.q8 = l.ex + ng * 64;
     l.da8 = l.q8 + ng8 * 256;
     l.ex8 = l.da8 + ng8 * 64;
-    l.end = l.ex8 + ng8 * 64;
+    l.q8s = l.ex8 + ng8 * 64;
+    l.end = l.q8s + ng8 * 256;
     return l;
 }
 
@@ -117,6 +120,7 @@ AI void quant_q8_x(const float *x, uint8_t *dst, int64_t n, int q81) {
         memset(dst + L.q8 + (ng8 - 1) * 256, 0x80, 256);
         memset(dst + L.da8 + (ng8 - 1) * 64, 0, 64);
         memset(dst + L.ex8 + (ng8 - 1) * 64, 0, 64);
+        memset(dst + L.q8s + (ng8 - 1) * 256, 0, 256);
     }
     for (int64_t i = 0; i < nb; i++, x += 32) {
         __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
@@ -146,18 +150,34 @@ AI void quant_q8_x(const float *x, uint8_t *dst, int64_t n, int q81) {
         _mm_storel_epi64((__m128i *)(q8 + 64), _mm_unpackhi_epi64(u0, u0));
         _mm_storel_epi64((__m128i *)(q8 + 128), u1);
         _mm_storel_epi64((__m128i *)(q8 + 192), _mm_unpackhi_epi64(u1, u1));
+        uint8_t *q8s = dst + L.q8s + g8 * 256 + 8 * j8;
+        _mm_storel_epi64((__m128i *)q8s, b0);
+        _mm_storel_epi64((__m128i *)(q8s + 64), _mm_unpackhi_epi64(b0, b0));
+        _mm_storel_epi64((__m128i *)(q8s + 128), b1);
+        _mm_storel_epi64((__m128i *)(q8s + 192), _mm_unpackhi_epi64(b1, b1));
         float *da8 = (float *)(dst + L.da8 + g8 * 64 + 8 * j8);
         da8[0] = da8[1] = _cvtsh_ss(dh);
-        __m128i e;
+        int32_t *ex4 = (int32_t *)(dst + L.ex + g * 64 + 16 * j);
+        int32_t *ex8 = (int32_t *)(dst + L.ex8 + g8 * 64 + 8 * j8);
         if (q81) {
             uint16_t sh = _cvtss_sh((float)sum * d, 0);
             memcpy(blk + 2, &sh, 2);
-            e = _mm_castps_si128(_mm_set_ps(0, 0, 0, _cvtsh_ss(sh)));
-        } else {
-            e = _mm_set_epi32(0, 0, 0, -128 * sum);
+            float s = _cvtsh_ss(sh), z = 0.0f;
+            memcpy(ex4, &s, 4), memcpy(ex4 + 1, &z, 4), memcpy(ex4 + 2, &z, 4);
+            memcpy(ex4 + 3, &z, 4), memcpy(ex8, &s, 4), memcpy(ex8 + 1, &z, 4);
+        } else { /* -128 * Σq over the elements of each dword lane (nc = 1 kernel) */
+            for (int m = 0; m < 4; m++) {
+                int t = 0;
+                for (int e = 0; e < 4; e++) t += bq[4 * m + e] + bq[16 + 4 * m + e];
+                ex4[m] = -128 * t;
+            }
+            for (int h = 0; h < 2; h++) {
+                int t = 0;
+                for (int k = 0; k < 4; k++)
+                    for (int e = 0; e < 4; e++) t += bq[8 * k + 4 * h + e];
+                ex8[h] = -128 * t;
+            }
         }
-        _mm_storeu_si128((__m128i *)(dst + L.ex + g * 64 + 16 * j), e);
-        _mm_storel_epi64((__m128i *)(dst + L.ex8 + g8 * 64 + 8 * j8), e);
     }
 }
 
@@ -197,6 +217,27 @@ static void quant_q8_K(const float *x, void *dst, int64_t n) {
             y[i].bsums[j] = (int16_t)_mm512_reduce_add_epi32(q);
         }
         y[i].d = 1.0f / iscale;
+    }
+}
+
+/* Q8_K rows for Q4_K/Q5_K weights: the standard row, then (64-byte aligned) d*bsums[g] as f32,
+ * [nb][16], so the min term of a super-block is one FMA per activation row instead of an
+ * integer madd, a conversion, a scale and an FMA. */
+AI size_t q8K_dbs_off(int64_t n) {
+    return ((size_t)(n / 256) * sizeof(ol_block_q8_K) + 63) & ~(size_t)63;
+}
+static size_t act_bytes_q8_Kx(int64_t n) {
+    return q8K_dbs_off(n) + (size_t)(n / 256) * 64;
+}
+
+static void quant_q8_Kx(const float *x, void *dst, int64_t n) {
+    quant_q8_K(x, dst, n);
+    const ol_block_q8_K *y = dst;
+    float *dbs = (float *)((uint8_t *)dst + q8K_dbs_off(n));
+    for (int64_t i = 0; i < n / 256; i++) {
+        __m512 b = _mm512_cvtepi32_ps(
+            _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)y[i].bsums)));
+        _mm512_storeu_ps(dbs + 16 * i, _mm512_mul_ps(b, _mm512_set1_ps(y[i].d)));
     }
 }
 
@@ -351,7 +392,7 @@ AI void prep4(int kind, const uint8_t *wb, int64_t left, uint8_t *tmp, __m512i *
  * z[k] holds elements 8k..8k+7 of 8 blocks (8 bytes each), so a vpdpbusd leaves each block in
  * 2 dword lanes and 4 of them cover 8 blocks: half the float work per block of the 4-block
  * layout. Activations: the q8/da8/ex8 regions, u8 = q + 128 (see act4_layout). */
-AI void unpack8(int kind, const uint8_t *b, __m512i z[4]) {
+AI void unpack8(int kind, const uint8_t *b, __m512i z[4], int uns) {
     const size_t bs = kind_bsize(kind);
     const __m512i lo4 = _mm512_set1_epi8(0x0F);
     if (kind == K_Q8_0) {
@@ -370,6 +411,9 @@ AI void unpack8(int kind, const uint8_t *b, __m512i z[4]) {
         z[1] = _mm512_shuffle_i64x2(te, ue, 0xEE);
         z[2] = _mm512_shuffle_i64x2(to, uo, 0x44);
         z[3] = _mm512_shuffle_i64x2(to, uo, 0xEE);
+        if (uns)
+            UNROLL for (int k = 0; k < 4; k++) z[k] =
+                _mm512_xor_si512(z[k], _mm512_set1_epi8(-128));
         return;
     }
     const __m512i iev = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
@@ -391,14 +435,16 @@ AI void unpack8(int kind, const uint8_t *b, __m512i z[4]) {
             /* byte 8j + e of z[k] takes bit e of byte k of qh_j */
             const long long lo = 0x0101010101010101ll * k, hi = 0x0101010101010101ll * (8 + k);
             __m512i h = _mm512_shuffle_epi8(q, _mm512_broadcast_i32x4(_mm_set_epi64x(hi, lo)));
+            if (kind == K_Q5_0 && uns) z[k] = _mm512_or_si512(z[k], _mm512_set1_epi8(-128));
             if (kind == K_Q5_0)
                 z[k] = _mm512_mask_sub_epi8(z[k], _mm512_testn_epi8_mask(h, bits), z[k], k16);
             else
                 z[k] = _mm512_mask_add_epi8(z[k], _mm512_test_epi8_mask(h, bits), z[k], k16);
         }
     }
-    if (kind == K_Q4_0)
-        UNROLL for (int k = 0; k < 4; k++) z[k] = _mm512_sub_epi8(z[k], _mm512_set1_epi8(8));
+    if (kind == K_Q4_0) /* q - 8, or q - 8 + 128 when uns */
+        UNROLL for (int k = 0; k < 4; k++) z[k] =
+            _mm512_add_epi8(z[k], _mm512_set1_epi8(uns ? 120 : -8));
 }
 
 /* The f16 at byte offset off of 8 blocks, each over 2 lanes. */
@@ -406,6 +452,21 @@ AI __m512 f16x8(const uint8_t *b, size_t bs, size_t off) {
     uint16_t h[8];
     for (int j = 0; j < 8; j++) memcpy(&h[j], b + j * bs + off, 2);
     __m128i v = _mm_loadu_si128((const __m128i *)h);
+    const __m512i idx = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+    return _mm512_permutexvar_ps(idx, _mm512_castps256_ps512(_mm256_cvtph_ps(v)));
+}
+
+/* As f16x8, assembled in general registers: no store-forwarding stall on the 16-byte load
+ * (which the one-row kernel would wait for every step). */
+AI __m512 f16x8_r(const uint8_t *b, size_t bs, size_t off) {
+    uint16_t h0, h1, h2, h3, h4, h5, h6, h7;
+    memcpy(&h0, b + off, 2), memcpy(&h1, b + bs + off, 2), memcpy(&h2, b + 2 * bs + off, 2);
+    memcpy(&h3, b + 3 * bs + off, 2), memcpy(&h4, b + 4 * bs + off, 2);
+    memcpy(&h5, b + 5 * bs + off, 2), memcpy(&h6, b + 6 * bs + off, 2);
+    memcpy(&h7, b + 7 * bs + off, 2);
+    uint64_t lo = (uint64_t)h0 | (uint64_t)h1 << 16 | (uint64_t)h2 << 32 | (uint64_t)h3 << 48;
+    uint64_t hi = (uint64_t)h4 | (uint64_t)h5 << 16 | (uint64_t)h6 << 32 | (uint64_t)h7 << 48;
+    __m128i v = _mm_insert_epi64(_mm_cvtsi64_si128((long long)lo), (long long)hi, 1);
     const __m512i idx = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
     return _mm512_permutexvar_ps(idx, _mm512_castps256_ps512(_mm256_cvtph_ps(v)));
 }
@@ -419,7 +480,7 @@ AI void prep8(int kind, const uint8_t *wb, int64_t left, uint8_t *tmp, __m512i z
         memcpy(tmp, wb, (size_t)left * bs);
         wb = tmp;
     }
-    unpack8(kind, wb, z);
+    unpack8(kind, wb, z, 0);
     const __m512i k80 = _mm512_set1_epi8(-128);
     __m512i c = _mm512_dpbusd_epi32(_mm512_setzero_si512(), k80, z[0]);
     c = _mm512_dpbusd_epi32(c, k80, z[1]);
@@ -438,7 +499,7 @@ AI void prep8(int kind, const uint8_t *wb, int64_t left, uint8_t *tmp, __m512i z
         __m512 acc[NC];                                                                            \
         UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm512_setzero_ps();                          \
         uint8_t tmp[8 * 34];                                                                       \
-        const int64_t nb8 = nb / 8 * 8;                                                            \
+        const int64_t nb8 = (kind) == K_Q8_0 ? 0 : nb / 8 * 8;                                     \
         for (int64_t j = 0; j < nb8; j += 8) {                                                     \
             __m512i z[4], cw;                                                                      \
             __m512 dw, mw;                                                                         \
@@ -530,10 +591,66 @@ AI void prep8(int kind, const uint8_t *wb, int64_t left, uint8_t *tmp, __m512i z
         UNROLL for (int c = 0; c < NC; c++) out[c] = _mm512_reduce_add_ps(acc[c]);                 \
     } while (0)
 
+/* One activation row (decode): the same block grouping, per-lane integer sums and float
+ * operations as DOT32_8_BODY / DOT32_2R8_BODY, so a row's result does not depend on the batch
+ * it came in. Here the weights are the unsigned side (q + 128 for Q4_0/Q5_0/Q8_0) against
+ * signed activations, with -128*Σa per lane from the row (ex/ex8): one load per step instead
+ * of the four vpdpbusd of the weight sums. */
+#define DOT32_1_BODY(kind)                                                                         \
+    do {                                                                                           \
+        const int q81 = (kind) == K_Q4_1 || (kind) == K_Q5_1;                                      \
+        const size_t bs = kind_bsize(kind);                                                        \
+        const int64_t nb = n / 32, nb8 = (kind) == K_Q8_0 ? 0 : nb / 8 * 8;                        \
+        const act4_layout L = act4_layout_of(nb, q81 ? 36 : 34);                                   \
+        const uint8_t *xc = (const uint8_t *)x;                                                    \
+        __m512 acc = _mm512_setzero_ps();                                                          \
+        for (int64_t j = 0; j < nb8; j += 8) {                                                     \
+            const uint8_t *wb = (const uint8_t *)w + j * bs;                                       \
+            __m512i z[4];                                                                          \
+            unpack8(kind, wb, z, 1);                                                               \
+            __m512 dw = f16x8_r(wb, bs, 0);                                                        \
+            size_t grp = (size_t)j / 8;                                                            \
+            const uint8_t *aq = xc + L.q8s + grp * 256;                                            \
+            __m512i p = q81 ? _mm512_setzero_si512() : _mm512_loadu_si512(xc + L.ex8 + grp * 64);  \
+            UNROLL for (int k = 0; k < 4; k++) p =                                                 \
+                _mm512_dpbusd_epi32(p, z[k], _mm512_loadu_si512(aq + 64 * k));                     \
+            __m512 s = _mm512_mul_ps(dw, _mm512_loadu_ps((const float *)(xc + L.da8 + grp * 64))); \
+            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), s, acc);                                  \
+            if (q81)                                                                               \
+                acc =                                                                              \
+                    _mm512_fmadd_ps(f16x8_r(wb, bs, 2),                                            \
+                                    _mm512_loadu_ps((const float *)(xc + L.ex8 + grp * 64)), acc); \
+        }                                                                                          \
+        uint8_t tmp[4 * 34];                                                                       \
+        for (int64_t j = nb8; j < nb; j += 4) {                                                    \
+            const uint8_t *wb = (const uint8_t *)w + j * bs;                                       \
+            if (nb - j < 4) {                                                                      \
+                memset(tmp, 0, sizeof(tmp));                                                       \
+                memcpy(tmp, wb, (size_t)(nb - j) * bs);                                            \
+                wb = tmp;                                                                          \
+            }                                                                                      \
+            __m512i u0, u1;                                                                        \
+            unpack4(kind, wb, &u0, &u1, 1);                                                        \
+            __m512 dw = f16x4(wb, bs, 0);                                                          \
+            size_t grp = (size_t)j / 4;                                                            \
+            const uint8_t *as = xc + L.qss + grp * 128;                                            \
+            __m512i p = q81 ? _mm512_setzero_si512() : _mm512_loadu_si512(xc + L.ex + grp * 64);   \
+            p = _mm512_dpbusd_epi32(p, u0, _mm512_loadu_si512(as));                                \
+            p = _mm512_dpbusd_epi32(p, u1, _mm512_loadu_si512(as + 64));                           \
+            __m512 s = _mm512_mul_ps(dw, _mm512_loadu_ps((const float *)(xc + L.da + grp * 64)));  \
+            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), s, acc);                                  \
+            if (q81)                                                                               \
+                acc =                                                                              \
+                    _mm512_fmadd_ps(f16x4(wb, bs, 2),                                              \
+                                    _mm512_loadu_ps((const float *)(xc + L.ex + grp * 64)), acc);  \
+        }                                                                                          \
+        out[0] = _mm512_reduce_add_ps(acc);                                                        \
+    } while (0)
+
 #define DOT32_FN(name, kind)                                                                       \
     static void name(int64_t n, const void *w, const void *x, size_t xs, int nc, float *out) {     \
         if (nc == 1) {                                                                             \
-            DOT32_BODY(1, kind);                                                                   \
+            DOT32_1_BODY(kind);                                                                    \
             return;                                                                                \
         }                                                                                          \
         NC_SWITCH(DOT32_8_BODY, kind)                                                              \
@@ -551,7 +668,7 @@ DOT32_FN(dot_q8_0, K_Q8_0)
     do {                                                                                           \
         const int q81 = (kind) == K_Q4_1 || (kind) == K_Q5_1;                                      \
         const size_t bs = kind_bsize(kind);                                                        \
-        const int64_t nb = n / 32, nb8 = nb / 8 * 8;                                               \
+        const int64_t nb = n / 32, nb8 = (kind) == K_Q8_0 ? 0 : nb / 8 * 8;                        \
         const act4_layout L = act4_layout_of(nb, q81 ? 36 : 34);                                   \
         const uint8_t *w0 = (const uint8_t *)w, *w1 = (const uint8_t *)w + ws;                     \
         __m512 acc0[NC], acc1[NC];                                                                 \
@@ -648,6 +765,7 @@ AI __m256i k4_scales(const uint8_t *s) {
 #define QK45_BODY(NC, five)                                                                        \
     do {                                                                                           \
         const size_t bs = (five) ? 176 : 144;                                                      \
+        const float *dbs = (const float *)((const uint8_t *)x + q8K_dbs_off(n));                   \
         const int64_t nb = n / 256;                                                                \
         const __m512i sh4 = _mm512_set_epi64(0x0004000400040004, 0x0004000400040004,               \
                                              0x0004000400040004, 0x0004000400040004, 0, 0, 0, 0);  \
@@ -662,7 +780,10 @@ AI __m256i k4_scales(const uint8_t *s) {
             float dw = f16_load(blk), dmin = -f16_load(blk + 2);                                   \
             __m256i s16 = k4_scales(blk + 4);                                                      \
             __m512i s16z = _mm512_castsi256_si512(s16);                                            \
-            __m256i mm = _mm256_permutexvar_epi16(idxm, s16);                                      \
+            /* -dmin*m_b over the 16 bsums of the super-block: [m0,m0,m1,m1,...] */                \
+            __m512 mw = _mm512_mul_ps(                                                             \
+                _mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(_mm256_permutexvar_epi16(idxm, s16))),    \
+                _mm512_set1_ps(dmin));                                                             \
             __m512i wq[4], sc[4];                                                                  \
             __m512i qh = (five) ? bcast256(blk + 16) : _mm512_setzero_si512();                     \
             __m512i bit = _mm512_set_epi64(                                                        \
@@ -688,12 +809,11 @@ AI __m256i k4_scales(const uint8_t *s) {
                     __m512i a = _mm512_loadu_si512(xb->qs + 64 * p);                               \
                     isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(wq[p], a), sc[p]);       \
                 }                                                                                  \
-                __m256i ms =                                                                       \
-                    _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mm);         \
                 acc[c] =                                                                           \
                     _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(dw * xb->d), acc[c]); \
-                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_zextsi256_si512(ms)),           \
-                                         _mm512_set1_ps(dmin * xb->d), acc[c]);                    \
+                acc[c] = _mm512_fmadd_ps(                                                          \
+                    mw, _mm512_loadu_ps((const float *)((const uint8_t *)dbs + c * xs) + 16 * i),  \
+                    acc[c]);                                                                       \
             }                                                                                      \
         }                                                                                          \
         UNROLL for (int c = 0; c < NC; c++) out[c] = _mm512_reduce_add_ps(acc[c]);                 \
@@ -757,42 +877,11 @@ static void dot_q5_K(int64_t n, const void *w, const void *x, size_t xs, int nc,
         UNROLL for (int c = 0; c < NC; c++) out[c] = _mm512_reduce_add_ps(acc[c]);                 \
     } while (0)
 
-static void dot_q6_K(int64_t n, const void *w, const void *x, size_t xs, int nc,
-                     float *out){NC_SWITCH(Q6K_BODY, 0)}
+static void dot_q6_K(int64_t n, const void *w, const void *x, size_t xs, int nc, float *out) {
+    NC_SWITCH(Q6K_BODY, 0)
+}
 
 /* ---- float formats --------------------------------------------------------------------- */
-
-/* One activation row: four independent accumulators hide the FMA latency. fmt: 0 f32, 1 f16
- * (activation widened to f32 at offset xo), 2 bf16. */
-AI __m512 fl_load_w(int fmt, const void *w, int64_t i, __mmask16 m) {
-    if (fmt == 0) return _mm512_maskz_loadu_ps(m, (const float *)w + i);
-    __m512i h = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, (const uint16_t *)w + i));
-    if (fmt == 1) return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(h));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(h, 16));
-}
-
-AI float dot_fl_1(int fmt, int64_t n, const void *w, const void *x) {
-    const void *xa = fmt == 1 ? (const void *)((const uint8_t *)x + f16_wide_off(n)) : x;
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                     _mm512_setzero_ps()};
-    int64_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        UNROLL for (int u = 0; u < 4; u++) {
-            __m512 wv = fl_load_w(fmt, w, i + 16 * u, 0xFFFF);
-            __m512 xv = fmt == 2 ? fl_load_w(2, xa, i + 16 * u, 0xFFFF)
-                                 : _mm512_loadu_ps((const float *)xa + i + 16 * u);
-            acc[u] = _mm512_fmadd_ps(wv, xv, acc[u]);
-        }
-    }
-    for (; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        __m512 xv =
-            fmt == 2 ? fl_load_w(2, xa, i, m) : _mm512_maskz_loadu_ps(m, (const float *)xa + i);
-        acc[0] = _mm512_fmadd_ps(fl_load_w(fmt, w, i, m), xv, acc[0]);
-    }
-    return _mm512_reduce_add_ps(
-        _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
-}
 
 #define F32_BODY(NC, unused)                                                                       \
     do {                                                                                           \
@@ -811,10 +900,6 @@ AI float dot_fl_1(int fmt, int64_t n, const void *w, const void *x) {
     } while (0)
 
 static void dot_f32(int64_t n, const void *w, const void *x, size_t xs, int nc, float *out) {
-    if (nc == 1) {
-        out[0] = dot_fl_1(0, n, w, x);
-        return;
-    }
     NC_SWITCH(F32_BODY, 0)
 }
 
@@ -836,10 +921,6 @@ static void dot_f32(int64_t n, const void *w, const void *x, size_t xs, int nc, 
     } while (0)
 
 static void dot_f16(int64_t n, const void *w, const void *x, size_t xs, int nc, float *out) {
-    if (nc == 1) {
-        out[0] = dot_fl_1(1, n, w, x);
-        return;
-    }
     NC_SWITCH(F16_BODY, 0)
 }
 
@@ -861,24 +942,6 @@ static void dot_f16(int64_t n, const void *w, const void *x, size_t xs, int nc, 
     } while (0)
 
 static void dot_bf16(int64_t n, const void *w, const void *x, size_t xs, int nc, float *out) {
-    if (nc == 1) { /* four accumulators hide the vdpbf16ps latency */
-        const uint16_t *wh = w, *xh = x;
-        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                         _mm512_setzero_ps()};
-        int64_t i = 0;
-        for (; i + 128 <= n; i += 128)
-            UNROLL for (int u = 0; u < 4; u++) acc[u] =
-                _mm512_dpbf16_ps(acc[u], (__m512bh)_mm512_loadu_si512(wh + i + 32 * u),
-                                 (__m512bh)_mm512_loadu_si512(xh + i + 32 * u));
-        for (; i < n; i += 32) {
-            __mmask32 m = n - i >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << (n - i)) - 1);
-            acc[0] = _mm512_dpbf16_ps(acc[0], (__m512bh)_mm512_maskz_loadu_epi16(m, wh + i),
-                                      (__m512bh)_mm512_maskz_loadu_epi16(m, xh + i));
-        }
-        out[0] = _mm512_reduce_add_ps(
-            _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
-        return;
-    }
     NC_SWITCH(BF16_BODY, 0)
 }
 
@@ -909,10 +972,12 @@ void ol_cpu_kernels_avx512(ol_cpu_kernels *k) {
         k->vec_dot_2r[q32[i].t] = q32[i].dot2;
         k->act_row_bytes[q32[i].t] = q32[i].q81 ? act4_bytes_q8_1 : act4_bytes_q8_0;
     }
-    k->quant_row[OL_DTYPE_Q4_K] = quant_q8_K;
+    k->quant_row[OL_DTYPE_Q4_K] = quant_q8_Kx;
     k->vec_dot[OL_DTYPE_Q4_K] = dot_q4_K;
-    k->quant_row[OL_DTYPE_Q5_K] = quant_q8_K;
+    k->act_row_bytes[OL_DTYPE_Q4_K] = act_bytes_q8_Kx;
+    k->quant_row[OL_DTYPE_Q5_K] = quant_q8_Kx;
     k->vec_dot[OL_DTYPE_Q5_K] = dot_q5_K;
+    k->act_row_bytes[OL_DTYPE_Q5_K] = act_bytes_q8_Kx;
     k->quant_row[OL_DTYPE_Q6_K] = quant_q8_K;
     k->vec_dot[OL_DTYPE_Q6_K] = dot_q6_K;
 }

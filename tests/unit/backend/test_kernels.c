@@ -1,7 +1,8 @@
 /* tests/unit/backend/test_kernels.c: every SIMD tier this CPU runs (AVX2, AVX-512) against the
  * _ref tier for every dtype: activation quantization (bit-exact for the standard row), vec_dot
- * and vec_dot_2r for nc = 1..8 on random blocks, and ol_cpu_matmul / ol_cpu_matmul_rows on
- * shapes that split rows and tokens over 1 and 2 threads.
+ * and vec_dot_2r for nc = 1..8 on random blocks (and that a row's result is bit-identical for
+ * every nc: batch invariance), and ol_cpu_matmul / ol_cpu_matmul_rows on shapes that split
+ * rows and tokens over 1 and 2 threads.
  * Tolerance: integer sums are exact in every tier, so results differ from _ref only by float
  * summation order: |got - ref| <= 2e-5 * Σ|w_i·a_i| (+1e-6), the same for all dtypes. */
 #include "backend/cpu/cpu.h"
@@ -122,6 +123,19 @@ static void check_tier_dtype(ol_cpu_tier tier, const ol_cpu_kernels *k, ol_dtype
         }
     }
     CHECK_EQ_INT(bad_d, 0);
+    /* batch invariance: a row's result is bit-identical whatever nc (and the 2-row kernel)
+     * it was computed with, so serving results do not depend on the batch composition */
+    float one[8], all[8], two[2 * OL_CPU_MAX_NC];
+    int bad_inv = 0;
+    for (int c = 0; c < 8; c++) k->vec_dot[t](n, w, act + c * stride, stride, 1, &one[c]);
+    k->vec_dot[t](n, w, act, stride, 8, all);
+    for (int c = 0; c < 8; c++) bad_inv += memcmp(&one[c], &all[c], sizeof(float)) != 0;
+    if (k->vec_dot_2r[t]) {
+        k->vec_dot_2r[t](n, w, rb, act, stride, 8, two);
+        for (int c = 0; c < 8; c++) bad_inv += memcmp(&one[c], &two[c], sizeof(float)) != 0;
+    }
+    if (bad_inv) fprintf(stderr, "%s %s n=%lld: result depends on nc\n", tn, dn, (long long)n);
+    CHECK_EQ_INT(bad_inv, 0);
     for (int nc = 1; nc <= 8 && k->vec_dot_2r[t]; nc++) {
         float out[2 * OL_CPU_MAX_NC];
         k->vec_dot_2r[t](n, w, rb, act, stride, nc, out);
