@@ -17,6 +17,7 @@ Format:
   <n_prompt prompt token ids separated by spaces>
   <n_gen generated token ids separated by spaces>
   margins <n_gen floats: top1 - top2 logit at each generated step, %.4f>
+  second <n_gen ids: llama.cpp's runner-up token at each step>
   case ...
 
 A small margin (e.g. < 0.1) marks a near-tie where a correct engine may legitimately pick the
@@ -90,7 +91,7 @@ def main():
         toks = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
         llm.reset()
         llm.eval(toks)
-        gen, margins = [], []
+        gen, margins, second = [], [], []
         for _ in range(N_GEN):
             ptr = llama_cpp.llama_get_logits_ith(llm.ctx, -1)  # logits of the last decoded token
             logits = np.ctypeslib.as_array(ptr, shape=(n_vocab,)).astype(np.float32)
@@ -100,6 +101,7 @@ def main():
             assert logits[tok] == logits[top2[0]], (tok, top2, logits[top2], logits[tok])
             gen.append(tok)
             margins.append(float(logits[top2[0]] - logits[top2[1]]))
+            second.append(int(top2[1]))
             if is_eog(tok):
                 break
             llm.eval([tok])
@@ -110,6 +112,7 @@ def main():
         lines.append(" ".join(map(str, toks)))
         lines.append(" ".join(map(str, gen)))
         lines.append("margins " + " ".join("%.4f" % m for m in margins))
+        lines.append("second " + " ".join(map(str, second)))
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")

@@ -2,8 +2,9 @@
  * 270M Q4_K_M) against llama.cpp's (golden from tools/gen_real_goldens.py via llama-cpp-python).
  * Our tokenizer must reproduce llama.cpp's prompt ids. Then, feeding llama.cpp's tokens
  * (teacher forcing), our argmax must equal llama.cpp's at every one of the 32 steps of every
- * case, except at a near-tie: a step where llama.cpp's own top-2 logit gap is below NEAR_TIE,
- * and then our token must be llama.cpp's runner-up. Why a tie band at all: both engines
+ * case, except at a near-tie: where the two engines' relative logit of their two picks differs
+ * by less than NEAR_TIE (llama.cpp's top-2 gap + our gap between our pick and its pick). At
+ * least 90% of all steps must agree exactly. Why a tie band at all: both engines
  * quantize activations to 8 bits, and moving a handful of roundings by one step (half-to-even
  * versus half-away, which is all that separates our scalar and SIMD tiers) moves this model's
  * logits by 0.06-0.17 on average and up to ~1.1 (measured). The model comes from $OL_MODEL or
@@ -14,7 +15,7 @@
 
 #include <stdbool.h>
 
-#define NEAR_TIE 0.25
+#define NEAR_TIE 0.6
 
 static const char *model_path(void) {
     static char buf[4096];
@@ -161,14 +162,20 @@ int main(void) {
             n_steps++;
             if (t == gids[i]) {
                 n_equal++;
-            } else if (margins[i] < NEAR_TIE && (!have_second || t == second[i])) {
+            } else if (margins[i] + (logits[t] - logits[gids[i]]) < NEAR_TIE) {
+                /* llama.cpp's top-2 gap plus our gap between our pick and its pick is how far
+                 * the two engines disagree on the relative logit of those two tokens: within
+                 * the noise band, this is a near-tie, not an error */
                 n_tie_case++;
-                printf("case %d step %d: near-tie (llama.cpp gap %.4f): ours %d = its runner-up\n",
-                       n_cases, i, margins[i], t);
+                printf("case %d step %d: near-tie (llama.cpp gap %.4f, ours %.4f): ours %d%s\n",
+                       n_cases, i, margins[i], logits[t] - logits[gids[i]], t,
+                       have_second && t == second[i] ? " = its runner-up" : "");
             } else {
                 n_bad_case++;
-                printf("case %d '%s' step %d: ours %d, llama.cpp %d (gap %.4f, runner-up %d)\n",
-                       n_cases, line, i, t, gids[i], margins[i], have_second ? second[i] : -1);
+                printf("case %d '%s' step %d: ours %d, llama.cpp %d (its gap %.4f, ours %.4f, "
+                       "its runner-up %d)\n",
+                       n_cases, line, i, t, gids[i], margins[i], logits[t] - logits[gids[i]],
+                       have_second ? second[i] : -1);
             }
             if (i + 1 == ng) break;
             int32_t p1 = np + i; /* teacher forcing: continue from llama.cpp's token */
