@@ -30,9 +30,10 @@ build-asan:
 	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOL_SANITIZE=address -DOL_WERROR=ON >/dev/null
 	cmake --build $(BUILD_ASAN) -j$(JOBS)
 
+TSAN_TESTS = test_base test_ops test_kv test_model_golden
 build-tsan:
 	cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOL_SANITIZE=thread -DOL_WERROR=ON >/dev/null
-	cmake --build $(BUILD_TSAN) -j$(JOBS)
+	cmake --build $(BUILD_TSAN) -j$(JOBS) --target $(TSAN_TESTS)
 
 test-unit: build model
 	OL_REQUIRE_MODEL=1 ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
@@ -43,7 +44,8 @@ test-asan: build-asan model
 
 # threaded code (worker pool, parallel kernels, attention) under ThreadSanitizer
 test-tsan: build-tsan
-	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir $(BUILD_TSAN) --output-on-failure -L 'base|backend|kv'
+	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir $(BUILD_TSAN) --output-on-failure \
+		-R '$(shell echo $(TSAN_TESTS) | tr ' ' '|')'
 
 fuzz:
 	tests/fuzz/run_fuzz.sh 30

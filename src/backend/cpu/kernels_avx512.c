@@ -541,56 +541,6 @@ AI void prep8(int kind, const uint8_t *wb, int64_t left, uint8_t *tmp, __m512i z
         UNROLL for (int c = 0; c < NC; c++) out[c] = _mm512_reduce_add_ps(acc[c]);                 \
     } while (0)
 
-#define DOT32_BODY(NC, kind)                                                                       \
-    do {                                                                                           \
-        const int q81 = (kind) == K_Q4_1 || (kind) == K_Q5_1;                                      \
-        const size_t bs = kind_bsize(kind);                                                        \
-        const int64_t nb = n / 32;                                                                 \
-        const act4_layout L = act4_layout_of(nb, q81 ? 36 : 34);                                   \
-        __m512 acc[NC];                                                                            \
-        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm512_setzero_ps();                          \
-        for (int64_t j = 0; j < nb; j += 4) {                                                      \
-            const uint8_t *wb = (const uint8_t *)w + j * bs;                                       \
-            uint8_t tmp[4 * 34];                                                                   \
-            if (nb - j < 4) { /* last partial group: pad with zero blocks, stay in the row */      \
-                memset(tmp, 0, sizeof(tmp));                                                       \
-                memcpy(tmp, wb, (size_t)(nb - j) * bs);                                            \
-                wb = tmp;                                                                          \
-            }                                                                                      \
-            __m512i u0, u1, cw = _mm512_setzero_si512();                                           \
-            unpack4(kind, wb, &u0, &u1, NC == 1);                                                  \
-            if (NC > 1) { /* -128*Σw: takes the +128 of the activations back out */               \
-                const __m512i k80 = _mm512_set1_epi8(-128);                                        \
-                cw = _mm512_dpbusd_epi32(cw, k80, u0);                                             \
-                cw = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(cw, k80, u1));   \
-            }                                                                                      \
-            __m512 dw = f16x4(wb, bs, 0);                                                          \
-            __m512 mw = q81 ? f16x4(wb, bs, 2) : dw;                                               \
-            size_t grp = (size_t)j / 4;                                                            \
-            UNROLL for (int c = 0; c < NC; c++) {                                                  \
-                const uint8_t *xc = (const uint8_t *)x + c * xs;                                   \
-                const uint8_t *aq = xc + L.qs + grp * 128;                                         \
-                __m512i p;                                                                         \
-                if (NC > 1) {                                                                      \
-                    p = _mm512_dpbusd_epi32(cw, _mm512_loadu_si512(aq), u0);                       \
-                    p = _mm512_dpbusd_epi32(p, _mm512_loadu_si512(aq + 64), u1);                   \
-                } else { /* weights unsigned, activations signed */                                \
-                    const uint8_t *as = xc + L.qss + grp * 128;                                    \
-                    p = q81 ? _mm512_setzero_si512() : _mm512_loadu_si512(xc + L.ex + grp * 64);   \
-                    p = _mm512_dpbusd_epi32(p, u0, _mm512_loadu_si512(as));                        \
-                    p = _mm512_dpbusd_epi32(p, u1, _mm512_loadu_si512(as + 64));                   \
-                }                                                                                  \
-                __m512 s =                                                                         \
-                    _mm512_mul_ps(dw, _mm512_loadu_ps((const float *)(xc + L.da + grp * 64)));     \
-                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), s, acc[c]);                        \
-                if (q81)                                                                           \
-                    acc[c] = _mm512_fmadd_ps(                                                      \
-                        mw, _mm512_loadu_ps((const float *)(xc + L.ex + grp * 64)), acc[c]);       \
-            }                                                                                      \
-        }                                                                                          \
-        UNROLL for (int c = 0; c < NC; c++) out[c] = _mm512_reduce_add_ps(acc[c]);                 \
-    } while (0)
-
 /* One activation row (decode): the same block grouping, per-lane integer sums and float
  * operations as DOT32_8_BODY / DOT32_2R8_BODY, so a row's result does not depend on the batch
  * it came in. Here the weights are the unsigned side (q + 128 for Q4_0/Q5_0/Q8_0) against

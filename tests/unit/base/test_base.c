@@ -9,7 +9,7 @@
 typedef struct {
     _Atomic int calls;
     _Atomic int mask;
-    int nth_seen;
+    _Atomic int nth_seen;
 } task;
 
 static void fn(void *ctx, int ith, int nth) {
