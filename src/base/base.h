@@ -11,15 +11,15 @@
 /* ---- errors ------------------------------------------------------------------------------
  * A call that can fail returns 0 or a negative OL_E* code. Loaders also fill an ol_err with a
  * message naming the file, field and offset. */
-#define OL_ERRORS(X)                                                                           \
-    X(OK, 0, "success")                                                                        \
-    X(EINVAL, -1, "invalid argument")                                                          \
-    X(ENOMEM, -2, "out of memory")                                                             \
-    X(EIO, -3, "input/output error")                                                           \
-    X(EFORMAT, -4, "malformed file")                                                           \
-    X(ERANGE, -5, "value out of range")                                                        \
-    X(ENOTSUP, -6, "not supported")                                                            \
-    X(ENOENT, -7, "not found")                                                                 \
+#define OL_ERRORS(X)                                                                               \
+    X(OK, 0, "success")                                                                            \
+    X(EINVAL, -1, "invalid argument")                                                              \
+    X(ENOMEM, -2, "out of memory")                                                                 \
+    X(EIO, -3, "input/output error")                                                               \
+    X(EFORMAT, -4, "malformed file")                                                               \
+    X(ERANGE, -5, "value out of range")                                                            \
+    X(ENOTSUP, -6, "not supported")                                                                \
+    X(ENOENT, -7, "not found")                                                                     \
     X(EFULL, -8, "capacity exhausted")
 
 enum {
@@ -40,14 +40,20 @@ int ol_err_set(ol_err *err, int code, const char *fmt, ...) __attribute__((forma
 void ol_err_clear(ol_err *err);
 
 /* Abort only on bugs: always on, reports file:line. */
-#define OL_ASSERT(cond)                                                                        \
-    do {                                                                                       \
-        if (!(cond)) ol_assert_fail(__FILE__, __LINE__, #cond);                                \
+#define OL_ASSERT(cond)                                                                            \
+    do {                                                                                           \
+        if (!(cond)) ol_assert_fail(__FILE__, __LINE__, #cond);                                    \
     } while (0)
 _Noreturn void ol_assert_fail(const char *file, int line, const char *cond);
 
 /* ---- logging ----------------------------------------------------------------------------- */
-typedef enum { OL_LOG_DEBUG, OL_LOG_INFO, OL_LOG_WARN, OL_LOG_ERROR, OL_LOG_LEVEL_COUNT } ol_log_level;
+typedef enum {
+    OL_LOG_DEBUG,
+    OL_LOG_INFO,
+    OL_LOG_WARN,
+    OL_LOG_ERROR,
+    OL_LOG_LEVEL_COUNT
+} ol_log_level;
 void ol_log_set_level(ol_log_level level);
 void ol_log(ol_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -111,8 +117,8 @@ void ol_pool_run(ol_pool *pool, ol_pool_fn fn, void *ctx);
 void ol_split_range(int64_t n, int64_t align, int ith, int nth, int64_t *begin, int64_t *end);
 
 /* ---- small helpers ----------------------------------------------------------------------- */
-#define OL_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define OL_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define OL_MIN(a, b)    ((a) < (b) ? (a) : (b))
+#define OL_MAX(a, b)    ((a) > (b) ? (a) : (b))
 #define OL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Read a whole file into a malloc'ed, NUL-terminated buffer. Caller frees. */

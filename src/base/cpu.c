@@ -46,7 +46,9 @@ unsigned ol_cpu_features(void) {
     return g_detected & g_mask;
 }
 
-void ol_cpu_features_mask(unsigned mask) { g_mask = mask; }
+void ol_cpu_features_mask(unsigned mask) {
+    g_mask = mask;
+}
 
 int ol_cpu_n_physical(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

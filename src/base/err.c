@@ -6,11 +6,13 @@
 
 const char *ol_strerror(int code) {
     switch (code) {
-#define X(name, val, str)                                                                      \
-    case val: return str;
+#define X(name, val, str)                                                                          \
+    case val:                                                                                      \
+        return str;
         OL_ERRORS(X)
 #undef X
-    default: return "unknown error";
+    default:
+        return "unknown error";
     }
 }
 
@@ -40,7 +42,9 @@ void ol_assert_fail(const char *file, int line, const char *cond) {
 
 static ol_log_level g_log_level = OL_LOG_INFO; /* set once at start-up */
 
-void ol_log_set_level(ol_log_level level) { g_log_level = level; }
+void ol_log_set_level(ol_log_level level) {
+    g_log_level = level;
+}
 
 void ol_log(ol_log_level level, const char *fmt, ...) {
     static const char *names[] = {"debug", "info", "warn", "error"};

@@ -16,8 +16,8 @@ struct ol_pool {
     pthread_t *threads;
     ol_pool_fn fn; /* written by the owner before gen is bumped */
     void *ctx;
-    _Atomic unsigned gen;     /* bumped once per task */
-    _Atomic int n_remaining;  /* workers still running the current task */
+    _Atomic unsigned gen;    /* bumped once per task */
+    _Atomic int n_remaining; /* workers still running the current task */
     _Atomic int stop;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -107,7 +107,9 @@ nomem:
     return NULL;
 }
 
-static void noop(void *ctx, int ith, int nth) { (void)ctx, (void)ith, (void)nth; }
+static void noop(void *ctx, int ith, int nth) {
+    (void)ctx, (void)ith, (void)nth;
+}
 
 void ol_pool_destroy(ol_pool *pool) {
     if (!pool) return;
@@ -125,7 +127,9 @@ void ol_pool_destroy(ol_pool *pool) {
     free(pool);
 }
 
-int ol_pool_n_threads(const ol_pool *pool) { return pool ? pool->n_threads : 1; }
+int ol_pool_n_threads(const ol_pool *pool) {
+    return pool ? pool->n_threads : 1;
+}
 
 void ol_pool_run(ol_pool *pool, ol_pool_fn fn, void *ctx) {
     if (!pool || pool->n_threads == 1) {
@@ -138,7 +142,8 @@ void ol_pool_run(ol_pool *pool, ol_pool_fn fn, void *ctx) {
     atomic_fetch_add_explicit(&pool->gen, 1, memory_order_release);
     wake_all(pool);
     fn(ctx, 0, pool->n_threads);
-    for (unsigned spins = 1; atomic_load_explicit(&pool->n_remaining, memory_order_acquire) > 0; spins++) {
+    for (unsigned spins = 1; atomic_load_explicit(&pool->n_remaining, memory_order_acquire) > 0;
+         spins++) {
         _mm_pause();
         if ((spins & 1023) == 0) sched_yield();
     }

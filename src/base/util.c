@@ -19,7 +19,9 @@ void *ol_alloc_aligned(size_t size) {
     return aligned_alloc(64, size);
 }
 
-void ol_free_aligned(void *p) { free(p); }
+void ol_free_aligned(void *p) {
+    free(p);
+}
 
 static inline uint32_t f32_bits(float f) {
     uint32_t u;

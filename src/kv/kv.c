@@ -10,10 +10,10 @@ struct ol_kv_pool {
     size_t elem_bytes;  /* 2 (F16) or 4 (F32) */
     size_t block_bytes; /* n_layer * 2 * block_size * kv_dim * elem_bytes */
     int n_blocks;
-    uint8_t *mem;       /* [n_blocks][n_layer][2][block_size][kv_dim] */
-    int32_t *free_ids;  /* stack of free block ids */
+    uint8_t *mem;      /* [n_blocks][n_layer][2][block_size][kv_dim] */
+    int32_t *free_ids; /* stack of free block ids */
     int n_free;
-    uint16_t *refs;     /* per block */
+    uint16_t *refs; /* per block */
 };
 
 size_t ol_kv_block_bytes(const ol_kv_config *cfg) {
@@ -30,7 +30,8 @@ ol_kv_pool *ol_kv_pool_create(const ol_kv_config *cfg, ol_err *err) {
     size_t bb = ol_kv_block_bytes(cfg);
     size_t n = cfg->budget_bytes / bb;
     if (n < 1) {
-        ol_err_set(err, OL_EINVAL, "kv: budget of %zu bytes holds no block (one block is %zu bytes)",
+        ol_err_set(err, OL_EINVAL,
+                   "kv: budget of %zu bytes holds no block (one block is %zu bytes)",
                    cfg->budget_bytes, bb);
         return NULL;
     }
@@ -63,15 +64,23 @@ void ol_kv_pool_destroy(ol_kv_pool *p) {
     free(p);
 }
 
-const ol_kv_config *ol_kv_pool_config(const ol_kv_pool *p) { return &p->cfg; }
-int ol_kv_pool_n_blocks(const ol_kv_pool *p) { return p->n_blocks; }
-int ol_kv_pool_n_free(const ol_kv_pool *p) { return p->n_free; }
+const ol_kv_config *ol_kv_pool_config(const ol_kv_pool *p) {
+    return &p->cfg;
+}
+int ol_kv_pool_n_blocks(const ol_kv_pool *p) {
+    return p->n_blocks;
+}
+int ol_kv_pool_n_free(const ol_kv_pool *p) {
+    return p->n_free;
+}
 
 int ol_kv_blocks_for(const ol_kv_pool *p, int n_positions) {
     return (n_positions + p->cfg.block_size - 1) / p->cfg.block_size;
 }
 
-void ol_kv_seq_init(ol_kv_seq *s) { memset(s, 0, sizeof(*s)); }
+void ol_kv_seq_init(ol_kv_seq *s) {
+    memset(s, 0, sizeof(*s));
+}
 
 int ol_kv_seq_reserve(ol_kv_pool *p, ol_kv_seq *s, int n_positions) {
     if (n_positions < 0) return OL_EINVAL;

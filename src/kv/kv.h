@@ -13,9 +13,9 @@
 
 typedef struct ol_kv_config {
     int n_layer;
-    int kv_dim;        /* n_head_kv * head_dim */
-    int block_size;    /* tokens per block, >= 1 */
-    ol_dtype dtype;    /* OL_DTYPE_F16 (default) or OL_DTYPE_F32 */
+    int kv_dim;          /* n_head_kv * head_dim */
+    int block_size;      /* tokens per block, >= 1 */
+    ol_dtype dtype;      /* OL_DTYPE_F16 (default) or OL_DTYPE_F32 */
     size_t budget_bytes; /* pool size; the block count is budget / block bytes */
 } ol_kv_config;
 

@@ -21,7 +21,8 @@ static int gemma3_hparams(const ol_gguf *g, ol_hparams *hp, ol_err *err) {
     hp->swa_pattern = 6;
     const ol_gguf_kv *kv = ol_gguf_find(g, "gemma3.attention.sliding_window_pattern");
     if (kv && kv->type != OL_GGUF_TYPE_ARRAY) { /* an array value is ignored, as llama.cpp does */
-        if ((rc = ol_gguf_get_u32(g, "gemma3.attention.sliding_window_pattern", &v, err))) return rc;
+        if ((rc = ol_gguf_get_u32(g, "gemma3.attention.sliding_window_pattern", &v, err)))
+            return rc;
         if (v < 1 || v > OL_MAX_LAYERS)
             return ol_err_set(err, OL_EFORMAT, "model: sliding_window_pattern %u invalid", v);
         hp->swa_pattern = (int)v;
@@ -52,19 +53,24 @@ static int bind_layer(ol_model *m, int il, ol_layer_w *w, ol_err *err) {
     const int64_t d = hp->n_embd, D = hp->head_dim, qd = (int64_t)hp->n_head * D,
                   kvd = (int64_t)hp->n_head_kv * D, f = hp->n_ff;
     int rc;
-    if ((rc = ol_model_bind_layer(m, il, "attn_norm.weight", d, 0, true, true, &w->attn_norm, err)) ||
+    if ((rc = ol_model_bind_layer(m, il, "attn_norm.weight", d, 0, true, true, &w->attn_norm,
+                                  err)) ||
         (rc = ol_model_bind_layer(m, il, "attn_q.weight", d, qd, true, false, &w->wq, err)) ||
         (rc = ol_model_bind_layer(m, il, "attn_k.weight", d, kvd, true, false, &w->wk, err)) ||
         (rc = ol_model_bind_layer(m, il, "attn_v.weight", d, kvd, true, false, &w->wv, err)) ||
         (rc = ol_model_bind_layer(m, il, "attn_output.weight", qd, d, true, false, &w->wo, err)) ||
-        (rc = ol_model_bind_layer(m, il, "attn_q_norm.weight", D, 0, true, true, &w->q_norm, err)) ||
-        (rc = ol_model_bind_layer(m, il, "attn_k_norm.weight", D, 0, true, true, &w->k_norm, err)) ||
-        (rc = ol_model_bind_layer(m, il, "post_attention_norm.weight", d, 0, true, true, &w->post_attn_norm, err)) ||
+        (rc =
+             ol_model_bind_layer(m, il, "attn_q_norm.weight", D, 0, true, true, &w->q_norm, err)) ||
+        (rc =
+             ol_model_bind_layer(m, il, "attn_k_norm.weight", D, 0, true, true, &w->k_norm, err)) ||
+        (rc = ol_model_bind_layer(m, il, "post_attention_norm.weight", d, 0, true, true,
+                                  &w->post_attn_norm, err)) ||
         (rc = ol_model_bind_layer(m, il, "ffn_norm.weight", d, 0, true, true, &w->ffn_norm, err)) ||
         (rc = ol_model_bind_layer(m, il, "ffn_gate.weight", d, f, true, false, &w->w_gate, err)) ||
         (rc = ol_model_bind_layer(m, il, "ffn_up.weight", d, f, true, false, &w->w_up, err)) ||
         (rc = ol_model_bind_layer(m, il, "ffn_down.weight", f, d, true, false, &w->w_down, err)) ||
-        (rc = ol_model_bind_layer(m, il, "post_ffw_norm.weight", d, 0, true, true, &w->post_ffw_norm, err)))
+        (rc = ol_model_bind_layer(m, il, "post_ffw_norm.weight", d, 0, true, true,
+                                  &w->post_ffw_norm, err)))
         return rc;
     return 0;
 }
@@ -83,4 +89,5 @@ static void layer(ol_model_ctx *ctx, int il) {
     ol_cpu_add(ctx->x, ctx->y, (int64_t)T * d);
 }
 
-const ol_arch_ops ol_arch_gemma3_ops = {"gemma3", OL_ARCH_GEMMA3, gemma3_hparams, bind_layer, layer};
+const ol_arch_ops ol_arch_gemma3_ops = {"gemma3", OL_ARCH_GEMMA3, gemma3_hparams, bind_layer,
+                                        layer};

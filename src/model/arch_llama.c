@@ -7,7 +7,8 @@ static int llama_hparams(const ol_gguf *g, ol_hparams *hp, ol_err *err) {
     (void)g, (void)err;
     hp->rope_neox = false;
     if (hp->n_rot != hp->head_dim)
-        return ol_err_set(err, OL_EFORMAT, "model: llama needs rope.dimension_count (%d) == head size (%d)",
+        return ol_err_set(err, OL_EFORMAT,
+                          "model: llama needs rope.dimension_count (%d) == head size (%d)",
                           hp->n_rot, hp->head_dim);
     return 0;
 }
@@ -23,7 +24,8 @@ static int bind_layer(ol_model *m, int il, ol_layer_w *w, ol_err *err) {
     const int64_t d = hp->n_embd, qd = (int64_t)hp->n_head * hp->head_dim,
                   kvd = (int64_t)hp->n_head_kv * hp->head_dim, f = hp->n_ff;
     int rc;
-    if ((rc = ol_model_bind_layer(m, il, "attn_norm.weight", d, 0, true, true, &w->attn_norm, err)) ||
+    if ((rc = ol_model_bind_layer(m, il, "attn_norm.weight", d, 0, true, true, &w->attn_norm,
+                                  err)) ||
         (rc = ol_model_bind_layer(m, il, "attn_q.weight", d, qd, true, false, &w->wq, err)) ||
         (rc = ol_model_bind_layer(m, il, "attn_k.weight", d, kvd, true, false, &w->wk, err)) ||
         (rc = ol_model_bind_layer(m, il, "attn_v.weight", d, kvd, true, false, &w->wv, err)) ||

@@ -27,10 +27,11 @@ int ol_model_bind(ol_model *m, const char *name, int64_t ne0, int64_t ne1, bool 
     }
     int64_t want1 = ne1 ? ne1 : 1;
     if (t->ne[0] != ne0 || t->ne[1] != want1 || t->ne[2] != 1 || t->ne[3] != 1)
-        return ol_err_set(err, OL_EFORMAT,
-                          "model: tensor '%s' has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]",
-                          name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
-                          (long long)t->ne[3], (long long)ne0, (long long)want1);
+        return ol_err_set(
+            err, OL_EFORMAT,
+            "model: tensor '%s' has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]", name,
+            (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2], (long long)t->ne[3],
+            (long long)ne0, (long long)want1);
     ol_dtype dt;
     if (ol_dtype_from_ggml(t->ggml_type, &dt) || dt == OL_DTYPE_Q8_1 || dt == OL_DTYPE_Q8_K)
         return ol_err_set(err, OL_ENOTSUP, "model: tensor '%s' has type %s, which is not supported",
@@ -67,7 +68,8 @@ static int get_u32_key(const ol_gguf *g, const char *arch, const char *key, bool
         return 0;
     }
     if (rc) return rc;
-    if (v > (1u << 30)) return ol_err_set(err, OL_EFORMAT, "model: key '%s' = %u is absurd", full, v);
+    if (v > (1u << 30))
+        return ol_err_set(err, OL_EFORMAT, "model: key '%s' = %u is absurd", full, v);
     *out = (int)v;
     return 0;
 }
@@ -91,13 +93,15 @@ static int load_common_hparams(const ol_gguf *g, ol_hparams *hp, ol_err *err) {
     const char *a = hp->arch_name;
     int rc;
     /* per-layer arrays (feed_forward_length, head_count) are not supported: refuse clearly */
-    const char *scalar_keys[] = {"feed_forward_length", "attention.head_count", "attention.head_count_kv"};
+    const char *scalar_keys[] = {"feed_forward_length", "attention.head_count",
+                                 "attention.head_count_kv"};
     for (size_t i = 0; i < OL_ARRAY_LEN(scalar_keys); i++) {
         char full[128];
         snprintf(full, sizeof(full), "%s.%s", a, scalar_keys[i]);
         const ol_gguf_kv *kv = ol_gguf_find(g, full);
         if (kv && kv->type == OL_GGUF_TYPE_ARRAY)
-            return ol_err_set(err, OL_ENOTSUP, "model: per-layer '%s' arrays are not supported", full);
+            return ol_err_set(err, OL_ENOTSUP, "model: per-layer '%s' arrays are not supported",
+                              full);
     }
     if ((rc = get_u32_key(g, a, "context_length", true, 0, &hp->n_ctx_train, err)) ||
         (rc = get_u32_key(g, a, "embedding_length", true, 0, &hp->n_embd, err)) ||
@@ -105,25 +109,30 @@ static int load_common_hparams(const ol_gguf *g, ol_hparams *hp, ol_err *err) {
         (rc = get_u32_key(g, a, "feed_forward_length", true, 0, &hp->n_ff, err)) ||
         (rc = get_u32_key(g, a, "attention.head_count", true, 0, &hp->n_head, err)))
         return rc;
-    if ((rc = get_u32_key(g, a, "attention.head_count_kv", false, (uint32_t)hp->n_head, &hp->n_head_kv, err)))
+    if ((rc = get_u32_key(g, a, "attention.head_count_kv", false, (uint32_t)hp->n_head,
+                          &hp->n_head_kv, err)))
         return rc;
     if (hp->n_embd < 1 || hp->n_layer < 1 || hp->n_layer > OL_MAX_LAYERS || hp->n_ff < 1 ||
         hp->n_head < 1 || hp->n_head_kv < 1 || hp->n_head % hp->n_head_kv != 0 ||
         hp->n_head / hp->n_head_kv > 32)
         return ol_err_set(err, OL_EFORMAT,
                           "model: inconsistent sizes (n_embd %d, n_layer %d, n_ff %d, n_head %d, "
-                          "n_head_kv %d)", hp->n_embd, hp->n_layer, hp->n_ff, hp->n_head, hp->n_head_kv);
+                          "n_head_kv %d)",
+                          hp->n_embd, hp->n_layer, hp->n_ff, hp->n_head, hp->n_head_kv);
     int kl, vl;
-    if ((rc = get_u32_key(g, a, "attention.key_length", false, (uint32_t)(hp->n_embd / hp->n_head), &kl, err)) ||
+    if ((rc = get_u32_key(g, a, "attention.key_length", false, (uint32_t)(hp->n_embd / hp->n_head),
+                          &kl, err)) ||
         (rc = get_u32_key(g, a, "attention.value_length", false, (uint32_t)kl, &vl, err)))
         return rc;
     if (kl != vl || kl < 2 || kl > 512 || kl % 2)
-        return ol_err_set(err, OL_ENOTSUP, "model: head sizes key %d / value %d not supported", kl, vl);
+        return ol_err_set(err, OL_ENOTSUP, "model: head sizes key %d / value %d not supported", kl,
+                          vl);
     hp->head_dim = kl;
-    if ((rc = get_u32_key(g, a, "rope.dimension_count", false, (uint32_t)kl, &hp->n_rot, err))) return rc;
+    if ((rc = get_u32_key(g, a, "rope.dimension_count", false, (uint32_t)kl, &hp->n_rot, err)))
+        return rc;
     if (hp->n_rot < 2 || hp->n_rot > kl || hp->n_rot % 2)
-        return ol_err_set(err, OL_EFORMAT, "model: rope.dimension_count %d invalid for head size %d",
-                          hp->n_rot, kl);
+        return ol_err_set(err, OL_EFORMAT,
+                          "model: rope.dimension_count %d invalid for head size %d", hp->n_rot, kl);
     if ((rc = get_f32_key(g, a, "rope.freq_base", false, 10000.0f, &hp->rope_base, err)) ||
         (rc = get_f32_key(g, a, "attention.layer_norm_rms_epsilon", true, 0, &hp->rms_eps, err)))
         return rc;
@@ -161,8 +170,9 @@ ol_model *ol_model_load(const char *path, ol_err *err) {
     for (size_t i = 0; i < OL_ARRAY_LEN(g_archs); i++)
         if (ol_gguf_str_eq(arch, g_archs[i]->name)) m->ops = g_archs[i];
     if (!m->ops) {
-        ol_err_set(err, OL_ENOTSUP, "%s: architecture '%.*s' is not supported (llama, qwen2, gemma3)",
-                   path, (int)(arch.len > 40 ? 40 : arch.len), arch.ptr);
+        ol_err_set(err, OL_ENOTSUP,
+                   "%s: architecture '%.*s' is not supported (llama, qwen2, gemma3)", path,
+                   (int)(arch.len > 40 ? 40 : arch.len), arch.ptr);
         goto fail;
     }
     ol_hparams *hp = &m->hp;
@@ -194,8 +204,8 @@ ol_model *ol_model_load(const char *path, ol_err *err) {
     }
     for (int il = 0; il < hp->n_layer; il++) {
         if (m->ops->bind_layer(m, il, &m->layers[il], err)) goto fail;
-        m->swa[il] = hp->n_swa > 0 && hp->swa_pattern > 0 &&
-                     il % hp->swa_pattern < hp->swa_pattern - 1;
+        m->swa[il] =
+            hp->n_swa > 0 && hp->swa_pattern > 0 && il % hp->swa_pattern < hp->swa_pattern - 1;
     }
     return m;
 fail:
@@ -220,11 +230,19 @@ void ol_model_destroy(ol_model *m) {
     free(m);
 }
 
-const ol_hparams *ol_model_hparams(const ol_model *m) { return &m->hp; }
-const ol_gguf *ol_model_gguf(const ol_model *m) { return m->gguf; }
-bool ol_model_layer_is_swa(const ol_model *m, int il) { return m->swa[il]; }
+const ol_hparams *ol_model_hparams(const ol_model *m) {
+    return &m->hp;
+}
+const ol_gguf *ol_model_gguf(const ol_model *m) {
+    return m->gguf;
+}
+bool ol_model_layer_is_swa(const ol_model *m, int il) {
+    return m->swa[il];
+}
 
-static size_t tbytes(const ol_tensor *t) { return t->data ? t->row_bytes * (size_t)t->ne[1] : 0; }
+static size_t tbytes(const ol_tensor *t) {
+    return t->data ? t->row_bytes * (size_t)t->ne[1] : 0;
+}
 
 size_t ol_model_weight_bytes_per_token(const ol_model *m) {
     size_t n = tbytes(&m->output) + (size_t)m->tok_embd.row_bytes;
@@ -271,7 +289,8 @@ ol_model_ctx *ol_model_ctx_create(const ol_model *m, ol_cpu *cpu, int n_batch_ma
     c->u = ol_alloc_aligned(B * hp->n_ff * 4);
     c->aseqs = calloc(B, sizeof(ol_attn_seq));
     c->seq_next = calloc(B, sizeof(int32_t));
-    if (!c->seq_next || !c->x || !c->h || !c->y || !c->q || !c->k || !c->v || !c->att || !c->g || !c->u || !c->aseqs)
+    if (!c->seq_next || !c->x || !c->h || !c->y || !c->q || !c->k || !c->v || !c->att || !c->g ||
+        !c->u || !c->aseqs)
         goto nomem;
     return c;
 nomem:
@@ -317,14 +336,17 @@ void ol_model_attn(ol_model_ctx *ctx, int il, const float *in, float *out) {
     add_bias(ctx->v, &w->bv, T, kvd);
     if (w->q_norm.data) {
         ol_cpu_rmsnorm(ctx->q, ctx->q, w->q_norm.data, D, (int64_t)T * hp->n_head, D, hp->rms_eps);
-        ol_cpu_rmsnorm(ctx->k, ctx->k, w->k_norm.data, D, (int64_t)T * hp->n_head_kv, D, hp->rms_eps);
+        ol_cpu_rmsnorm(ctx->k, ctx->k, w->k_norm.data, D, (int64_t)T * hp->n_head_kv, D,
+                       hp->rms_eps);
     }
     const bool swa = m->swa[il];
     const float base = swa ? hp->rope_base_swa : hp->rope_base;
     const float fscale = swa ? 1.0f : hp->rope_freq_scale;
     const float *factors = m->rope_freqs.data;
-    ol_cpu_rope(ctx->q, qd, T, hp->n_head, D, hp->n_rot, b->pos, base, fscale, factors, hp->rope_neox);
-    ol_cpu_rope(ctx->k, kvd, T, hp->n_head_kv, D, hp->n_rot, b->pos, base, fscale, factors, hp->rope_neox);
+    ol_cpu_rope(ctx->q, qd, T, hp->n_head, D, hp->n_rot, b->pos, base, fscale, factors,
+                hp->rope_neox);
+    ol_cpu_rope(ctx->k, kvd, T, hp->n_head_kv, D, hp->n_rot, b->pos, base, fscale, factors,
+                hp->rope_neox);
     /* store K/V of every batch token, then attend */
     const ol_kv_config *kc = ol_kv_pool_config(ctx->kv);
     for (int t = 0; t < T; t++) {
@@ -381,9 +403,11 @@ static int validate_batch(ol_model_ctx *ctx, ol_kv_pool *kv, const ol_batch *b, 
     const ol_hparams *hp = &ctx->m->hp;
     const ol_kv_config *kc = ol_kv_pool_config(kv);
     if (b->n_tokens < 1 || b->n_tokens > ctx->n_batch_max)
-        return ol_err_set(err, OL_EINVAL, "batch: %d tokens, allowed 1..%d", b->n_tokens, ctx->n_batch_max);
+        return ol_err_set(err, OL_EINVAL, "batch: %d tokens, allowed 1..%d", b->n_tokens,
+                          ctx->n_batch_max);
     if (b->n_seqs < 1 || b->n_seqs > b->n_tokens)
-        return ol_err_set(err, OL_EINVAL, "batch: %d sequences for %d tokens", b->n_seqs, b->n_tokens);
+        return ol_err_set(err, OL_EINVAL, "batch: %d sequences for %d tokens", b->n_seqs,
+                          b->n_tokens);
     if (kc->n_layer != hp->n_layer || kc->kv_dim != hp->n_head_kv * hp->head_dim)
         return ol_err_set(err, OL_EINVAL, "batch: KV pool shaped for another model");
     int32_t *next = ctx->seq_next;
@@ -391,22 +415,26 @@ static int validate_batch(ol_model_ctx *ctx, ol_kv_pool *kv, const ol_batch *b, 
     for (int i = 0; i < b->n_tokens; i++) {
         const int s = b->seq[i], p = b->pos[i];
         if (b->tokens[i] < 0 || b->tokens[i] >= hp->n_vocab)
-            return ol_err_set(err, OL_EINVAL, "batch: token %d at index %d outside vocabulary of %d",
-                              b->tokens[i], i, hp->n_vocab);
+            return ol_err_set(err, OL_EINVAL,
+                              "batch: token %d at index %d outside vocabulary of %d", b->tokens[i],
+                              i, hp->n_vocab);
         if (s < 0 || s >= b->n_seqs)
-            return ol_err_set(err, OL_EINVAL, "batch: token %d has sequence %d of %d", i, s, b->n_seqs);
+            return ol_err_set(err, OL_EINVAL, "batch: token %d has sequence %d of %d", i, s,
+                              b->n_seqs);
         const ol_kv_seq *sq = b->seqs[s];
         if (p < 0 || p >= sq->n_blocks * kc->block_size)
-            return ol_err_set(err, OL_EINVAL,
-                              "batch: token %d position %d has no reserved KV block (sequence %d holds %d)",
-                              i, p, s, sq->n_blocks * kc->block_size);
+            return ol_err_set(
+                err, OL_EINVAL,
+                "batch: token %d position %d has no reserved KV block (sequence %d holds %d)", i, p,
+                s, sq->n_blocks * kc->block_size);
         if (next[s] < 0) {
             if (p > sq->n_tokens)
                 return ol_err_set(err, OL_EINVAL,
-                                  "batch: sequence %d starts at position %d but holds KV for %d",
-                                  s, p, sq->n_tokens);
+                                  "batch: sequence %d starts at position %d but holds KV for %d", s,
+                                  p, sq->n_tokens);
         } else if (p != next[s]) {
-            return ol_err_set(err, OL_EINVAL, "batch: sequence %d positions not consecutive at token %d", s, i);
+            return ol_err_set(err, OL_EINVAL,
+                              "batch: sequence %d positions not consecutive at token %d", s, i);
         }
         next[s] = p + 1;
     }

@@ -25,8 +25,8 @@ typedef struct ol_hparams {
     float rope_freq_scale; /* global layers (1/linear factor) */
     float rope_base_swa;   /* sliding-window layers (Gemma 3) */
     float rms_eps;
-    float attn_scale; /* multiplies q·k */
-    float embd_scale; /* multiplies token embeddings (Gemma: sqrt(n_embd)); 1 otherwise */
+    float attn_scale;    /* multiplies q·k */
+    float embd_scale;    /* multiplies token embeddings (Gemma: sqrt(n_embd)); 1 otherwise */
     float final_softcap; /* 0 = off */
     int n_swa;           /* sliding window (tokens); 0 = none */
     int swa_pattern;     /* layer il slides iff il % P < P-1 (Gemma 3), when n_swa > 0 */

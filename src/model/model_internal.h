@@ -9,11 +9,11 @@
 
 typedef struct ol_layer_w {
     ol_tensor attn_norm, wq, wk, wv, wo;
-    ol_tensor bq, bk, bv, bo;         /* optional biases (data NULL when absent), f32 */
-    ol_tensor q_norm, k_norm;         /* Gemma 3 QK-norm, f32 [head_dim] */
-    ol_tensor post_attn_norm;         /* Gemma 3 */
+    ol_tensor bq, bk, bv, bo; /* optional biases (data NULL when absent), f32 */
+    ol_tensor q_norm, k_norm; /* Gemma 3 QK-norm, f32 [head_dim] */
+    ol_tensor post_attn_norm; /* Gemma 3 */
     ol_tensor ffn_norm, w_gate, w_up, w_down;
-    ol_tensor post_ffw_norm;          /* Gemma 3 */
+    ol_tensor post_ffw_norm; /* Gemma 3 */
 } ol_layer_w;
 
 typedef struct ol_arch_ops {
@@ -43,15 +43,15 @@ struct ol_model_ctx {
     const ol_model *m;
     ol_cpu *cpu;
     int n_batch_max;
-    float *x;   /* [B][n_embd] residual */
-    float *h;   /* [B][n_embd] normed input of a sub-block */
-    float *y;   /* [B][n_embd] sub-block output */
-    float *q;   /* [B][n_head*head_dim] */
-    float *k;   /* [B][n_head_kv*head_dim] */
-    float *v;   /* [B][n_head_kv*head_dim] */
-    float *att; /* [B][n_head*head_dim] */
-    float *g;   /* [B][n_ff] */
-    float *u;   /* [B][n_ff] */
+    float *x;           /* [B][n_embd] residual */
+    float *h;           /* [B][n_embd] normed input of a sub-block */
+    float *y;           /* [B][n_embd] sub-block output */
+    float *q;           /* [B][n_head*head_dim] */
+    float *k;           /* [B][n_head_kv*head_dim] */
+    float *v;           /* [B][n_head_kv*head_dim] */
+    float *att;         /* [B][n_head*head_dim] */
+    float *g;           /* [B][n_ff] */
+    float *u;           /* [B][n_ff] */
     ol_attn_seq *aseqs; /* per batch sequence, during a forward */
     int32_t *seq_next;  /* per batch sequence: next expected position (validation) */
     /* the batch being run (valid during ol_model_forward) */

@@ -23,10 +23,18 @@ static const struct {
 #undef X
 };
 
-const char *ol_dtype_name(ol_dtype t) { return (unsigned)t < OL_DTYPE_COUNT ? g_dtypes[t].name : "?"; }
-int ol_dtype_block_elems(ol_dtype t) { return g_dtypes[t].blck; }
-int ol_dtype_block_bytes(ol_dtype t) { return g_dtypes[t].bytes; }
-int ol_dtype_ggml_id(ol_dtype t) { return g_dtypes[t].ggml; }
+const char *ol_dtype_name(ol_dtype t) {
+    return (unsigned)t < OL_DTYPE_COUNT ? g_dtypes[t].name : "?";
+}
+int ol_dtype_block_elems(ol_dtype t) {
+    return g_dtypes[t].blck;
+}
+int ol_dtype_block_bytes(ol_dtype t) {
+    return g_dtypes[t].bytes;
+}
+int ol_dtype_ggml_id(ol_dtype t) {
+    return g_dtypes[t].ggml;
+}
 
 int ol_dtype_from_ggml(int ggml_type, ol_dtype *out) {
     for (int i = 0; i < OL_DTYPE_COUNT; i++)
@@ -45,12 +53,16 @@ ol_dtype ol_dtype_vec_dot_type(ol_dtype t) {
     switch (t) {
     case OL_DTYPE_Q4_0:
     case OL_DTYPE_Q5_0:
-    case OL_DTYPE_Q8_0: return OL_DTYPE_Q8_0;
+    case OL_DTYPE_Q8_0:
+        return OL_DTYPE_Q8_0;
     case OL_DTYPE_Q4_1:
-    case OL_DTYPE_Q5_1: return OL_DTYPE_Q8_1;
+    case OL_DTYPE_Q5_1:
+        return OL_DTYPE_Q8_1;
     case OL_DTYPE_Q4_K:
     case OL_DTYPE_Q5_K:
-    case OL_DTYPE_Q6_K: return OL_DTYPE_Q8_K;
-    default: return t;
+    case OL_DTYPE_Q6_K:
+        return OL_DTYPE_Q8_K;
+    default:
+        return t;
     }
 }

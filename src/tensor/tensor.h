@@ -7,19 +7,19 @@
 #include "base/base.h"
 
 /* dtype, ggml id, elements per block, bytes per block */
-#define OL_DTYPES(X)                                                                           \
-    X(F32, 0, 1, 4)                                                                            \
-    X(F16, 1, 1, 2)                                                                            \
-    X(BF16, 30, 1, 2)                                                                          \
-    X(Q4_0, 2, 32, 18)                                                                         \
-    X(Q4_1, 3, 32, 20)                                                                         \
-    X(Q5_0, 6, 32, 22)                                                                         \
-    X(Q5_1, 7, 32, 24)                                                                         \
-    X(Q8_0, 8, 32, 34)                                                                         \
-    X(Q8_1, 9, 32, 36)                                                                         \
-    X(Q4_K, 12, 256, 144)                                                                      \
-    X(Q5_K, 13, 256, 176)                                                                      \
-    X(Q6_K, 14, 256, 210)                                                                      \
+#define OL_DTYPES(X)                                                                               \
+    X(F32, 0, 1, 4)                                                                                \
+    X(F16, 1, 1, 2)                                                                                \
+    X(BF16, 30, 1, 2)                                                                              \
+    X(Q4_0, 2, 32, 18)                                                                             \
+    X(Q4_1, 3, 32, 20)                                                                             \
+    X(Q5_0, 6, 32, 22)                                                                             \
+    X(Q5_1, 7, 32, 24)                                                                             \
+    X(Q8_0, 8, 32, 34)                                                                             \
+    X(Q8_1, 9, 32, 36)                                                                             \
+    X(Q4_K, 12, 256, 144)                                                                          \
+    X(Q5_K, 13, 256, 176)                                                                          \
+    X(Q6_K, 14, 256, 210)                                                                          \
     X(Q8_K, 15, 256, 292)
 
 typedef enum ol_dtype {
@@ -29,20 +29,58 @@ typedef enum ol_dtype {
         OL_DTYPE_COUNT
 } ol_dtype;
 
-#define OL_QK 32   /* elements per block of the 32-element formats */
+#define OL_QK   32  /* elements per block of the 32-element formats */
 #define OL_QK_K 256 /* elements per super-block of the K formats */
 
 /* Block structs (packed exactly as in the file; static_asserts in dtype.c). */
-typedef struct { ol_f16 d; uint8_t qs[16]; } ol_block_q4_0;
-typedef struct { ol_f16 d, m; uint8_t qs[16]; } ol_block_q4_1;
-typedef struct { ol_f16 d; uint8_t qh[4]; uint8_t qs[16]; } ol_block_q5_0;
-typedef struct { ol_f16 d, m; uint8_t qh[4]; uint8_t qs[16]; } ol_block_q5_1;
-typedef struct { ol_f16 d; int8_t qs[32]; } ol_block_q8_0;
-typedef struct { ol_f16 d, s; int8_t qs[32]; } ol_block_q8_1;
-typedef struct { ol_f16 d, dmin; uint8_t scales[12]; uint8_t qs[128]; } ol_block_q4_K;
-typedef struct { ol_f16 d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; } ol_block_q5_K;
-typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; ol_f16 d; } ol_block_q6_K;
-typedef struct { float d; int8_t qs[256]; int16_t bsums[16]; } ol_block_q8_K;
+typedef struct {
+    ol_f16 d;
+    uint8_t qs[16];
+} ol_block_q4_0;
+typedef struct {
+    ol_f16 d, m;
+    uint8_t qs[16];
+} ol_block_q4_1;
+typedef struct {
+    ol_f16 d;
+    uint8_t qh[4];
+    uint8_t qs[16];
+} ol_block_q5_0;
+typedef struct {
+    ol_f16 d, m;
+    uint8_t qh[4];
+    uint8_t qs[16];
+} ol_block_q5_1;
+typedef struct {
+    ol_f16 d;
+    int8_t qs[32];
+} ol_block_q8_0;
+typedef struct {
+    ol_f16 d, s;
+    int8_t qs[32];
+} ol_block_q8_1;
+typedef struct {
+    ol_f16 d, dmin;
+    uint8_t scales[12];
+    uint8_t qs[128];
+} ol_block_q4_K;
+typedef struct {
+    ol_f16 d, dmin;
+    uint8_t scales[12];
+    uint8_t qh[32];
+    uint8_t qs[128];
+} ol_block_q5_K;
+typedef struct {
+    uint8_t ql[128];
+    uint8_t qh[64];
+    int8_t scales[16];
+    ol_f16 d;
+} ol_block_q6_K;
+typedef struct {
+    float d;
+    int8_t qs[256];
+    int16_t bsums[16];
+} ol_block_q8_K;
 
 const char *ol_dtype_name(ol_dtype t);
 int ol_dtype_block_elems(ol_dtype t);
@@ -62,7 +100,7 @@ typedef struct ol_tensor {
     const char *name;
     ol_dtype dtype;
     int n_dims;
-    int64_t ne[4];   /* ggml order: ne[0] = row length (contiguous) */
+    int64_t ne[4];    /* ggml order: ne[0] = row length (contiguous) */
     size_t row_bytes; /* bytes of one row of ne[0] elements */
     const void *data;
 } ol_tensor;

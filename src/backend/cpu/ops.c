@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-void ol_cpu_rmsnorm(float *y, const float *x, const float *w, int64_t n, int64_t n_rows,
-                    int64_t ld, float eps) {
+void ol_cpu_rmsnorm(float *y, const float *x, const float *w, int64_t n, int64_t n_rows, int64_t ld,
+                    float eps) {
     for (int64_t r = 0; r < n_rows; r++) {
         const float *xr = x + r * ld;
         float *yr = y + r * ld;
@@ -25,8 +25,7 @@ void ol_cpu_rmsnorm(float *y, const float *x, const float *w, int64_t n, int64_t
 }
 
 void ol_cpu_rope(float *x, int64_t ld, int n_tok, int n_heads, int head_dim, int n_rot,
-                 const int32_t *pos, float base, float freq_scale, const float *factors,
-                 int neox) {
+                 const int32_t *pos, float base, float freq_scale, const float *factors, int neox) {
     float cs[2 * 512]; /* cos/sin per pair; n_rot <= 1024 */
     const int half = n_rot / 2;
     const float theta_scale = powf(base, -2.0f / (float)n_rot);
@@ -70,7 +69,8 @@ static inline __m256 exp256(__m256 x) {
     /* 2^n for n in [-126, 128]: split in two halves so neither overflows the exponent field */
     const __m256i ni = _mm256_cvtps_epi32(n);
     const __m256i h = _mm256_srai_epi32(ni, 1);
-    const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, _mm256_set1_epi32(127)), 23));
+    const __m256 s1 =
+        _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, _mm256_set1_epi32(127)), 23));
     const __m256 s2 = _mm256_castsi256_ps(
         _mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, h), _mm256_set1_epi32(127)), 23));
     return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
@@ -107,7 +107,8 @@ void ol_cpu_gelu_mul(float *g, const float *u, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m256 x = _mm256_loadu_ps(g + i);
-        _mm256_storeu_ps(g + i, _mm256_mul_ps(x_sigmoid256(x, gelu_z256(x)), _mm256_loadu_ps(u + i)));
+        _mm256_storeu_ps(g + i,
+                         _mm256_mul_ps(x_sigmoid256(x, gelu_z256(x)), _mm256_loadu_ps(u + i)));
     }
     for (; i < n; i++) g[i] = gelu_tanh(g[i]) * u[i];
 }
@@ -175,15 +176,16 @@ static inline void axpy_f32(float *y, float a, const float *x, int n) {
     __m256 va = _mm256_set1_ps(a);
     int i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+        _mm256_storeu_ps(y + i,
+                         _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++) y[i] += a * x[i];
 }
 
-#define ATTN_MAX_REP 32
+#define ATTN_MAX_REP      32
 #define ATTN_MAX_HEAD_DIM 512
-#define ATTN_MAX_BLOCK 256
-#define ATTN_QT 8           /* query tokens of one sequence handled together */
-#define ATTN_MAX_ROWS 64    /* ATTN_QT * rep query rows per work item, at most */
+#define ATTN_MAX_BLOCK    256
+#define ATTN_QT           8  /* query tokens of one sequence handled together */
+#define ATTN_MAX_ROWS     64 /* ATTN_QT * rep query rows per work item, at most */
 
 /* A work item: up to ATTN_QT consecutive batch tokens of one sequence (consecutive
  * positions) and one kv head, i.e. nq = n_tok * rep query rows that all read the same K/V
@@ -204,15 +206,17 @@ static void pv_accumulate(float *o, const float *p, const float *v, int n, int D
             if (p[j] == 0.0f) continue;
             const __m256 pj = _mm256_set1_ps(p[j]);
             const float *vr = v + (size_t)j * D + d0;
-            for (int k = 0; k < 8; k++) acc[k] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 8 * k), acc[k]);
+            for (int k = 0; k < 8; k++)
+                acc[k] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 8 * k), acc[k]);
         }
         for (int k = 0; k < 8; k++) _mm256_storeu_ps(o + d0 + 8 * k, acc[k]);
     }
-    for (; d0 < D; d0 += 8 > D - d0 ? D - d0 : 8) {
+    for (; d0<D; d0 += 8> D - d0 ? D - d0 : 8) {
         if (D - d0 >= 8) {
             __m256 acc = _mm256_loadu_ps(o + d0);
             for (int j = 0; j < n; j++)
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(v + (size_t)j * D + d0), acc);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(v + (size_t)j * D + d0),
+                                      acc);
             _mm256_storeu_ps(o + d0, acc);
         } else {
             for (int c = d0; c < D; c++)
@@ -312,7 +316,8 @@ void ol_cpu_attention(ol_cpu *cpu, const ol_attn_args *a) {
     attn_work stack_items[256];
     attn_task tk = {a, stack_items, 0, NULL};
     const size_t cap = (size_t)a->n_tokens * (size_t)a->n_head_kv; /* upper bound on items */
-    attn_work *heap_items = cap > OL_ARRAY_LEN(stack_items) ? malloc(sizeof(attn_work) * cap) : NULL;
+    attn_work *heap_items =
+        cap > OL_ARRAY_LEN(stack_items) ? malloc(sizeof(attn_work) * cap) : NULL;
     tk.scratch = ol_alloc_aligned((size_t)nth * 2 * per * sizeof(float));
     /* out of memory is not an option mid-forward: fall back to one thread and stack buffers
      * (the result is identical) */

@@ -11,16 +11,15 @@ typedef struct ol_cpu ol_cpu;
 
 /* y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w, for n_rows rows of n (row stride ld for x and
  * y; y may equal x). w may be NULL (no weight). Sum of squares in double, as ggml does. */
-void ol_cpu_rmsnorm(float *y, const float *x, const float *w, int64_t n, int64_t n_rows,
-                    int64_t ld, float eps);
+void ol_cpu_rmsnorm(float *y, const float *x, const float *w, int64_t n, int64_t n_rows, int64_t ld,
+                    float eps);
 
 /* Rotary embedding in place on x: [n_tok][n_heads][head_dim] (row stride ld per token). The
  * first n_rot dims of each head rotate; angle for pair i = pos * freq_scale * base^(-2i/n_rot)
  * / factors[i] (factors may be NULL), built by repeated multiplication like ggml. neox = 1
  * rotates (i, i + n_rot/2); 0 rotates (2i, 2i+1). */
 void ol_cpu_rope(float *x, int64_t ld, int n_tok, int n_heads, int head_dim, int n_rot,
-                 const int32_t *pos, float base, float freq_scale, const float *factors,
-                 int neox);
+                 const int32_t *pos, float base, float freq_scale, const float *factors, int neox);
 
 /* g = act(g) * u, n elements: silu (SwiGLU) or tanh-approximated GELU (GeGLU). */
 void ol_cpu_silu_mul(float *g, const float *u, int64_t n);
@@ -45,8 +44,8 @@ typedef struct ol_attn_seq {
 
 typedef struct ol_attn_args {
     int n_tokens, n_head, n_head_kv, head_dim;
-    float scale;  /* multiplies q·k */
-    int window;   /* 0 = full causal */
+    float scale;    /* multiplies q·k */
+    int window;     /* 0 = full causal */
     const float *q; /* [n_tokens][n_head * head_dim], row stride ldq */
     int64_t ldq;
     float *out; /* [n_tokens][n_head * head_dim], row stride ldo */

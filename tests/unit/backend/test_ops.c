@@ -57,7 +57,8 @@ static void test_act(void) {
     ol_cpu_gelu_mul(g2, u, N);
     for (int i = 0; i < N; i++) {
         double s = x[i] / (1 + exp(-(double)x[i])) * u[i];
-        double ge = 0.5 * x[i] * (1 + tanh(sqrt(2 / M_PI) * (x[i] + 0.044715 * pow(x[i], 3)))) * u[i];
+        double ge =
+            0.5 * x[i] * (1 + tanh(sqrt(2 / M_PI) * (x[i] + 0.044715 * pow(x[i], 3)))) * u[i];
         CHECK_NEAR(g[i], s, 1e-6 + 2e-6 * fabs(s));
         CHECK_NEAR(g2[i], ge, 1e-6 + 2e-6 * fabs(ge));
     }
@@ -95,11 +96,24 @@ static void test_attention(ol_cpu *cpu, ol_dtype kvt, int window, int full, int 
     float q[12][NH * D], out[12][NH * D];
     for (int t = 0; t < nt; t++)
         for (int i = 0; i < NH * D; i++) q[t][i] = frand();
-    ol_attn_args a = {.n_tokens = nt, .n_head = NH, .n_head_kv = NKV, .head_dim = D,
-                      .scale = 0.17f, .window = window, .q = &q[0][0], .ldq = NH * D,
-                      .out = &out[0][0], .ldo = NH * D, .pos = pos, .seq_of_token = sot,
-                      .seqs = seqs, .k_base = mem, .v_base = mem + (size_t)BS * KVD * eb,
-                      .block_stride = stride, .block_size = BS, .kv_dtype = kvt};
+    ol_attn_args a = {.n_tokens = nt,
+                      .n_head = NH,
+                      .n_head_kv = NKV,
+                      .head_dim = D,
+                      .scale = 0.17f,
+                      .window = window,
+                      .q = &q[0][0],
+                      .ldq = NH * D,
+                      .out = &out[0][0],
+                      .ldo = NH * D,
+                      .pos = pos,
+                      .seq_of_token = sot,
+                      .seqs = seqs,
+                      .k_base = mem,
+                      .v_base = mem + (size_t)BS * KVD * eb,
+                      .block_stride = stride,
+                      .block_size = BS,
+                      .kv_dtype = kvt};
     ol_cpu_attention(cpu, &a);
     double worst = 0;
     for (int t = 0; t < nt; t++) {

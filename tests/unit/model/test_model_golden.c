@@ -85,8 +85,13 @@ static float *run_alone(ol_model_ctx *ctx, ol_kv_pool *kv, const golden_seq *q, 
     for (int i = 0; i < q->n_tokens; i++) pos[i] = i, want[i] = 1;
     float *out = malloc(sizeof(float) * (size_t)q->n_tokens * (size_t)n_vocab);
     ol_kv_seq *seqs[1] = {&seq};
-    ol_batch b = {.n_tokens = q->n_tokens, .tokens = q->ids, .pos = pos, .seq = sid,
-                  .logits = want, .n_seqs = 1, .seqs = seqs};
+    ol_batch b = {.n_tokens = q->n_tokens,
+                  .tokens = q->ids,
+                  .pos = pos,
+                  .seq = sid,
+                  .logits = want,
+                  .n_seqs = 1,
+                  .seqs = seqs};
     int rc = ol_model_forward(ctx, kv, &b, out, &err);
     if (rc) {
         fprintf(stderr, "forward failed: %s\n", err.msg);
@@ -129,7 +134,8 @@ static void run_mixed(ol_model_ctx *ctx, ol_kv_pool *kv, const golden *g, float 
     ol_batch b1 = {n, tok, pos, sid, want, 1, seqs1};
     CHECK_EQ_INT(ol_model_forward(ctx, kv, &b1, out, &err), 0);
     for (int i = 0; i < n; i++) {
-        double s, d = max_diff(out + (size_t)i * n_vocab, alone[2] + (size_t)i * n_vocab, n_vocab, &s);
+        double s,
+            d = max_diff(out + (size_t)i * n_vocab, alone[2] + (size_t)i * n_vocab, n_vocab, &s);
         CHECK_NEAR(d, 0, tol);
     }
     /* step 2: sequences 0 = A (decode), 1 = B (full prefill), 2 = C (first chunk) */
@@ -146,7 +152,9 @@ static void run_mixed(ol_model_ctx *ctx, ol_kv_pool *kv, const golden *g, float 
     for (int i = 0; i < n; i++) {
         double s, d = max_diff(out + (size_t)i * n_vocab,
                                alone[src_seq[i]] + (size_t)src_pos[i] * n_vocab, n_vocab, &s);
-        if (d > tol) printf("mixed step 2: batch row %d (sequence %d position %d) differs by %g\n", i, src_seq[i], src_pos[i], d);
+        if (d > tol)
+            printf("mixed step 2: batch row %d (sequence %d position %d) differs by %g\n", i,
+                   src_seq[i], src_pos[i], d);
         CHECK_NEAR(d, 0, tol);
     }
     CHECK_EQ_INT(sa.n_tokens, A->n_tokens);

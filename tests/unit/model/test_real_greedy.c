@@ -37,9 +37,12 @@ static size_t json_unescape(char *s) {
         if (*r == '\\' && r[1]) {
             r++;
             char c = *r++;
-            if (c == 'n') *w++ = '\n';
-            else if (c == 't') *w++ = '\t';
-            else if (c == 'r') *w++ = '\r';
+            if (c == 'n')
+                *w++ = '\n';
+            else if (c == 't')
+                *w++ = '\t';
+            else if (c == 'r')
+                *w++ = '\r';
             else if (c == 'u') {
                 unsigned cp = 0;
                 sscanf(r, "%4x", &cp);
@@ -50,15 +53,18 @@ static size_t json_unescape(char *s) {
                     r += 6;
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 }
-                if (cp < 0x80) *w++ = (char)cp;
-                else if (cp < 0x800) *w++ = (char)(0xC0 | cp >> 6), *w++ = (char)(0x80 | (cp & 63));
+                if (cp < 0x80)
+                    *w++ = (char)cp;
+                else if (cp < 0x800)
+                    *w++ = (char)(0xC0 | cp >> 6), *w++ = (char)(0x80 | (cp & 63));
                 else if (cp < 0x10000)
                     *w++ = (char)(0xE0 | cp >> 12), *w++ = (char)(0x80 | ((cp >> 6) & 63)),
                     *w++ = (char)(0x80 | (cp & 63));
                 else
                     *w++ = (char)(0xF0 | cp >> 18), *w++ = (char)(0x80 | ((cp >> 12) & 63)),
                     *w++ = (char)(0x80 | ((cp >> 6) & 63)), *w++ = (char)(0x80 | (cp & 63));
-            } else *w++ = c;
+            } else
+                *w++ = c;
         } else {
             *w++ = *r++;
         }
