@@ -172,15 +172,6 @@ static inline float dot_f32(const float *a, const float *b, int n) {
     return s;
 }
 
-static inline void axpy_f32(float *y, float a, const float *x, int n) {
-    __m256 va = _mm256_set1_ps(a);
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i,
-                         _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += a * x[i];
-}
-
 #define ATTN_MAX_REP      32
 #define ATTN_MAX_HEAD_DIM 512
 #define ATTN_MAX_BLOCK    256
