@@ -38,6 +38,9 @@ typedef struct ol_err {
 /* Fill err (may be NULL) with code and a printf-style message; returns code. */
 int ol_err_set(ol_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void ol_err_clear(ol_err *err);
+/* Prefix err's message with "PREFIX: " (e.g. the file name), unless it already starts with it.
+ * Does nothing when err is NULL. */
+void ol_err_prefix(ol_err *err, const char *prefix);
 
 /* Abort only on bugs: always on, reports file:line. */
 #define OL_ASSERT(cond)                                                                            \

@@ -34,6 +34,17 @@ void ol_err_clear(ol_err *err) {
     }
 }
 
+void ol_err_prefix(ol_err *err, const char *prefix) {
+    size_t pl = strlen(prefix);
+    if (!err || !pl || (strncmp(err->msg, prefix, pl) == 0 && err->msg[pl] == ':')) return;
+    char tmp[sizeof(err->msg)];
+    memcpy(tmp, err->msg, sizeof(tmp));
+    int n = snprintf(err->msg, sizeof(err->msg), "%s: ", prefix);
+    if (n > 0 && (size_t)n < sizeof(err->msg))
+        memcpy(err->msg + n, tmp, sizeof(err->msg) - (size_t)n - 1);
+    err->msg[sizeof(err->msg) - 1] = 0;
+}
+
 void ol_assert_fail(const char *file, int line, const char *cond) {
     fprintf(stderr, "openlora: assertion failed at %s:%d: %s\n", file, line, cond);
     fflush(stderr);

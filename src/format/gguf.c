@@ -441,14 +441,7 @@ static ol_gguf *open_common(ol_gguf *g, const char *label, ol_err *err) {
     ol_err *e = err ? err : &local;
     int rc = parse(g, e);
     if (rc) {
-        if (label && label[0]) {
-            char tmp[sizeof(e->msg)];
-            memcpy(tmp, e->msg, sizeof(tmp));
-            int n = snprintf(e->msg, sizeof(e->msg), "%s: ", label);
-            if (n > 0 && (size_t)n < sizeof(e->msg))
-                memcpy(e->msg + n, tmp, sizeof(e->msg) - (size_t)n - 1);
-            e->msg[sizeof(e->msg) - 1] = 0;
-        }
+        if (label) ol_err_prefix(e, label);
         ol_gguf_close(g);
         return NULL;
     }

@@ -210,14 +210,7 @@ ol_model *ol_model_load(const char *path, ol_err *err) {
     return m;
 fail:
     if (err && err->code == 0) ol_err_set(err, OL_EFORMAT, "cannot load model");
-    if (err && strncmp(err->msg, path, strlen(path)) != 0) { /* name the file */
-        char tmp[sizeof(err->msg)];
-        memcpy(tmp, err->msg, sizeof(tmp));
-        int n = snprintf(err->msg, sizeof(err->msg), "%s: ", path);
-        if (n > 0 && (size_t)n < sizeof(err->msg))
-            memcpy(err->msg + n, tmp, sizeof(err->msg) - (size_t)n - 1);
-        err->msg[sizeof(err->msg) - 1] = 0;
-    }
+    ol_err_prefix(err, path); /* name the file */
     ol_model_destroy(m);
     return NULL;
 }
