@@ -14,13 +14,33 @@ void ol_cpu_rmsnorm(float *y, const float *x, const float *w, int64_t n, int64_t
     for (int64_t r = 0; r < n_rows; r++) {
         const float *xr = x + r * ld;
         float *yr = y + r * ld;
-        double sum = 0.0;
-        for (int64_t i = 0; i < n; i++) sum += (double)xr[i] * (double)xr[i];
+        /* sum of squares in double, as ggml does, 8 lanes at a time */
+        __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            const __m256 v = _mm256_loadu_ps(xr + i);
+            const __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+            const __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+            a0 = _mm256_fmadd_pd(lo, lo, a0);
+            a1 = _mm256_fmadd_pd(hi, hi, a1);
+        }
+        double part[4];
+        _mm256_storeu_pd(part, _mm256_add_pd(a0, a1));
+        double sum = part[0] + part[1] + part[2] + part[3];
+        for (; i < n; i++) sum += (double)xr[i] * (double)xr[i];
         const float scale = 1.0f / sqrtf((float)(sum / (double)n) + eps);
-        if (w)
-            for (int64_t i = 0; i < n; i++) yr[i] = xr[i] * scale * w[i];
-        else
-            for (int64_t i = 0; i < n; i++) yr[i] = xr[i] * scale;
+        const __m256 vs = _mm256_set1_ps(scale);
+        i = 0;
+        if (w) {
+            for (; i + 8 <= n; i += 8)
+                _mm256_storeu_ps(yr + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(xr + i), vs),
+                                                       _mm256_loadu_ps(w + i)));
+            for (; i < n; i++) yr[i] = xr[i] * scale * w[i];
+        } else {
+            for (; i + 8 <= n; i += 8)
+                _mm256_storeu_ps(yr + i, _mm256_mul_ps(_mm256_loadu_ps(xr + i), vs));
+            for (; i < n; i++) yr[i] = xr[i] * scale;
+        }
     }
 }
 
@@ -160,6 +180,26 @@ static inline void load_row(ol_dtype dt, const void *src, float *dst, int n) {
     for (; i < n; i++) dst[i] = ol_f16_to_f32(s[i]);
 }
 
+/* out[k] = a · b_k for 4 rows b_k (row stride D): a is loaded once for the 4 dots */
+static inline void dot4_f32(const float *a, const float *b, int D, float *out) {
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+    int i = 0;
+    for (; i + 8 <= D; i += 8) {
+        const __m256 va = _mm256_loadu_ps(a + i);
+        c0 = _mm256_fmadd_ps(va, _mm256_loadu_ps(b + i), c0);
+        c1 = _mm256_fmadd_ps(va, _mm256_loadu_ps(b + D + i), c1);
+        c2 = _mm256_fmadd_ps(va, _mm256_loadu_ps(b + 2 * D + i), c2);
+        c3 = _mm256_fmadd_ps(va, _mm256_loadu_ps(b + 3 * D + i), c3);
+    }
+    /* transpose-add the 4 accumulators */
+    const __m256 s01 = _mm256_hadd_ps(c0, c1), s23 = _mm256_hadd_ps(c2, c3);
+    const __m256 s = _mm256_hadd_ps(s01, s23);
+    const __m128 r = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    _mm_storeu_ps(out, r);
+    for (; i < D; i++)
+        for (int k = 0; k < 4; k++) out[k] += a[i] * b[(size_t)k * D + i];
+}
+
 static inline float dot_f32(const float *a, const float *b, int n) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     int i = 0;
@@ -256,10 +296,15 @@ static void attn_item(const ol_attn_args *a, const attn_work *w, float *kbuf, fl
         for (int i = 0; i < nq; i++) {
             float *si = s[i];
             float mb = m[i];
-            for (int j = 0; j < nj; j++) {
-                const int32_t p = base + j0 + j;
-                si[j] = p >= lo[i] && p <= hi[i] ? dot_f32(q[i], kbuf + (size_t)j * D, D) * a->scale
-                                                 : -INFINITY;
+            /* visible slots of this row in the block: [va, vb] relative to j0 */
+            const int va = lo[i] > base + j0 ? lo[i] - base - j0 : 0;
+            const int vb = hi[i] < base + j0 + nj - 1 ? hi[i] - base - j0 : nj - 1;
+            for (int j = 0; j < nj; j++) si[j] = -INFINITY;
+            int j = va;
+            for (; j + 4 <= vb + 1; j += 4) dot4_f32(q[i], kbuf + (size_t)j * D, D, si + j);
+            for (; j <= vb; j++) si[j] = dot_f32(q[i], kbuf + (size_t)j * D, D);
+            for (j = va; j <= vb; j++) {
+                si[j] *= a->scale;
                 mb = si[j] > mb ? si[j] : mb;
             }
             if (mb == -INFINITY) continue; /* nothing visible in this block */
