@@ -16,6 +16,30 @@ const char *ol_arch_name(ol_arch a) {
     return "unknown";
 }
 
+static const char *const g_proj_names[OL_PROJ_COUNT] = {
+    "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+
+const char *ol_proj_name(ol_proj p) {
+    return (unsigned)p < OL_PROJ_COUNT ? g_proj_names[p] : "unknown";
+}
+
+void ol_model_proj_shape(const ol_model *m, ol_proj p, int64_t *n_in, int64_t *n_out) {
+    const ol_hparams *hp = &m->hp;
+    const int64_t d = hp->n_embd, qd = (int64_t)hp->n_head * hp->head_dim,
+                  kvd = (int64_t)hp->n_head_kv * hp->head_dim, f = hp->n_ff;
+    static const int in_is[OL_PROJ_COUNT] = {0, 0, 0, 1, 0, 0, 2}; /* 0 = d, 1 = qd, 2 = f */
+    const int64_t dims[3] = {d, qd, f};
+    *n_in = dims[in_is[p]];
+    switch (p) {
+    case OL_PROJ_Q: *n_out = qd; break;
+    case OL_PROJ_K:
+    case OL_PROJ_V: *n_out = kvd; break;
+    case OL_PROJ_GATE:
+    case OL_PROJ_UP: *n_out = f; break;
+    default: *n_out = d; break;
+    }
+}
+
 /* ---- binding ----------------------------------------------------------------------------- */
 int ol_model_bind(ol_model *m, const char *name, int64_t ne0, int64_t ne1, bool required,
                   bool float_only, ol_tensor *out, ol_err *err) {
@@ -282,7 +306,9 @@ ol_model_ctx *ol_model_ctx_create(const ol_model *m, ol_cpu *cpu, int n_batch_ma
     c->u = ol_alloc_aligned(B * hp->n_ff * 4);
     c->aseqs = calloc(B, sizeof(ol_attn_seq));
     c->seq_next = calloc(B, sizeof(int32_t));
-    if (!c->seq_next || !c->x || !c->h || !c->y || !c->q || !c->k || !c->v || !c->att || !c->g ||
+    c->lseg_cap = 4 * n_batch_max; /* up to 4 adapters mixed per token */
+    c->lseg = calloc((size_t)c->lseg_cap, sizeof(ol_lora_seg));
+    if (!c->lseg || !c->seq_next || !c->x || !c->h || !c->y || !c->q || !c->k || !c->v || !c->att || !c->g ||
         !c->u || !c->aseqs)
         goto nomem;
     return c;
@@ -305,6 +331,7 @@ void ol_model_ctx_destroy(ol_model_ctx *c) {
     ol_free_aligned(c->u);
     free(c->aseqs);
     free(c->seq_next);
+    free(c->lseg);
     free(c);
 }
 
@@ -314,6 +341,20 @@ static void add_bias(float *y, const ol_tensor *b, int n_tok, int64_t n) {
     for (int t = 0; t < n_tok; t++) ol_cpu_add(y + (int64_t)t * n, b->data, n);
 }
 
+void ol_model_linear(ol_model_ctx *ctx, int il, ol_proj p, const ol_tensor *w, const float *x,
+                     float *y, int64_t ld_out) {
+    const ol_batch *b = ctx->batch;
+    ol_cpu_matmul(ctx->cpu, w, x, b->n_tokens, y, ld_out);
+    int n = 0;
+    for (int i = 0; i < b->n_lora; i++) {
+        const ol_batch_lora *bl = &b->lora[i];
+        const ol_lora_mat *mt = &bl->w->mats[(size_t)il * OL_PROJ_COUNT + p];
+        if (mt->r == 0 || bl->weight == 0.0f) continue;
+        ctx->lseg[n++] = (ol_lora_seg){bl->t0, bl->n, mt->r, mt->a, mt->bt, bl->weight};
+    }
+    if (n > 0) ol_cpu_lora(ctx->cpu, ctx->lseg, n, x, w->ne[0], w->ne[0], y, ld_out, w->ne[1]);
+}
+
 void ol_model_attn(ol_model_ctx *ctx, int il, const float *in, float *out) {
     const ol_model *m = ctx->m;
     const ol_hparams *hp = &m->hp;
@@ -321,9 +362,9 @@ void ol_model_attn(ol_model_ctx *ctx, int il, const float *in, float *out) {
     const ol_batch *b = ctx->batch;
     const int T = b->n_tokens, D = hp->head_dim;
     const int64_t qd = (int64_t)hp->n_head * D, kvd = (int64_t)hp->n_head_kv * D;
-    ol_cpu_matmul(ctx->cpu, &w->wq, in, T, ctx->q, qd);
-    ol_cpu_matmul(ctx->cpu, &w->wk, in, T, ctx->k, kvd);
-    ol_cpu_matmul(ctx->cpu, &w->wv, in, T, ctx->v, kvd);
+    ol_model_linear(ctx, il, OL_PROJ_Q, &w->wq, in, ctx->q, qd);
+    ol_model_linear(ctx, il, OL_PROJ_K, &w->wk, in, ctx->k, kvd);
+    ol_model_linear(ctx, il, OL_PROJ_V, &w->wv, in, ctx->v, kvd);
     add_bias(ctx->q, &w->bq, T, qd);
     add_bias(ctx->k, &w->bk, T, kvd);
     add_bias(ctx->v, &w->bv, T, kvd);
@@ -373,7 +414,7 @@ void ol_model_attn(ol_model_ctx *ctx, int il, const float *in, float *out) {
                       .block_size = kc->block_size,
                       .kv_dtype = kc->dtype};
     ol_cpu_attention(ctx->cpu, &a);
-    ol_cpu_matmul(ctx->cpu, &w->wo, ctx->att, T, out, hp->n_embd);
+    ol_model_linear(ctx, il, OL_PROJ_O, &w->wo, ctx->att, out, hp->n_embd);
     add_bias(out, &w->bo, T, hp->n_embd);
 }
 
@@ -382,13 +423,13 @@ void ol_model_ffn(ol_model_ctx *ctx, int il, const float *in, float *out, int ge
     const ol_layer_w *w = &ctx->m->layers[il];
     const int T = ctx->batch->n_tokens;
     const int64_t F = hp->n_ff;
-    ol_cpu_matmul(ctx->cpu, &w->w_gate, in, T, ctx->g, F);
-    ol_cpu_matmul(ctx->cpu, &w->w_up, in, T, ctx->u, F);
+    ol_model_linear(ctx, il, OL_PROJ_GATE, &w->w_gate, in, ctx->g, F);
+    ol_model_linear(ctx, il, OL_PROJ_UP, &w->w_up, in, ctx->u, F);
     if (gelu)
         ol_cpu_gelu_mul(ctx->g, ctx->u, (int64_t)T * F);
     else
         ol_cpu_silu_mul(ctx->g, ctx->u, (int64_t)T * F);
-    ol_cpu_matmul(ctx->cpu, &w->w_down, ctx->g, T, out, hp->n_embd);
+    ol_model_linear(ctx, il, OL_PROJ_DOWN, &w->w_down, ctx->g, out, hp->n_embd);
 }
 
 /* ---- forward ----------------------------------------------------------------------------- */
@@ -430,6 +471,19 @@ static int validate_batch(ol_model_ctx *ctx, ol_kv_pool *kv, const ol_batch *b, 
                               "batch: sequence %d positions not consecutive at token %d", s, i);
         }
         next[s] = p + 1;
+    }
+    if (b->n_lora < 0 || b->n_lora > ctx->lseg_cap || (b->n_lora > 0 && !b->lora))
+        return ol_err_set(err, OL_EINVAL, "batch: %d LoRA segments, allowed 0..%d", b->n_lora,
+                          ctx->lseg_cap);
+    for (int i = 0; i < b->n_lora; i++) {
+        const ol_batch_lora *bl = &b->lora[i];
+        if (bl->t0 < 0 || bl->n < 1 || bl->t0 > b->n_tokens - bl->n)
+            return ol_err_set(err, OL_EINVAL, "batch: LoRA segment %d covers tokens [%d, +%d) of %d",
+                              i, bl->t0, bl->n, b->n_tokens);
+        if (!bl->w || bl->w->n_layer != hp->n_layer || !bl->w->mats)
+            return ol_err_set(err, OL_EINVAL, "batch: LoRA segment %d has weights for another model", i);
+        if (!isfinite(bl->weight))
+            return ol_err_set(err, OL_EINVAL, "batch: LoRA segment %d weight is not finite", i);
     }
     for (int s = 0; s < b->n_seqs; s++) {
         if (next[s] < 0) return ol_err_set(err, OL_EINVAL, "batch: sequence %d has no token", s);

@@ -49,6 +49,41 @@ const char *ol_arch_name(ol_arch a);
 ol_kv_pool *ol_model_kv_pool_create(const ol_model *m, ol_dtype dtype, size_t budget_bytes,
                                     int block_size, ol_err *err);
 
+/* The linear projections of a transformer block that LoRA adapters may target. */
+typedef enum ol_proj {
+    OL_PROJ_Q,
+    OL_PROJ_K,
+    OL_PROJ_V,
+    OL_PROJ_O,
+    OL_PROJ_GATE,
+    OL_PROJ_UP,
+    OL_PROJ_DOWN,
+    OL_PROJ_COUNT
+} ol_proj;
+const char *ol_proj_name(ol_proj p); /* PEFT module name: "q_proj", ..., "down_proj" */
+/* Input and output widths of projection p of this model. */
+void ol_model_proj_shape(const ol_model *m, ol_proj p, int64_t *n_in, int64_t *n_out);
+
+/* LoRA weights of one adapter in compute layout, as the forward pass consumes them (the
+ * adapters module builds them). mats[il * OL_PROJ_COUNT + p] with r = 0 when absent. */
+typedef struct ol_lora_mat {
+    int32_t r;
+    const float *a;  /* [r][n_in] */
+    const float *bt; /* [r][n_out], B transposed with the module's scale folded in */
+} ol_lora_mat;
+typedef struct ol_lora_weights {
+    int n_layer;
+    const ol_lora_mat *mats;
+} ol_lora_weights;
+
+/* Tokens [t0, t0 + n) of the batch use adapter w with weight `weight` (a mix of adapters is
+ * several entries over the same tokens). */
+typedef struct ol_batch_lora {
+    int32_t t0, n;
+    const ol_lora_weights *w;
+    float weight;
+} ol_batch_lora;
+
 /* The batch of one forward call. Token i belongs to sequence seq[i] (an index into seqs) at
  * position pos[i]; the tokens of a sequence appear in increasing position order, and its KV
  * for positions below its first position in the batch must already be in the cache. The
@@ -63,6 +98,8 @@ typedef struct ol_batch {
     const int8_t *logits; /* NULL = only the last token of each sequence */
     int n_seqs;
     ol_kv_seq *const *seqs;
+    int n_lora; /* LoRA segments (0: base model only) */
+    const ol_batch_lora *lora;
 } ol_batch;
 
 /* Per-engine forward state: the backend and scratch for up to n_batch_max tokens. Owned by

@@ -54,6 +54,8 @@ struct ol_model_ctx {
     float *u;           /* [B][n_ff] */
     ol_attn_seq *aseqs; /* per batch sequence, during a forward */
     int32_t *seq_next;  /* per batch sequence: next expected position (validation) */
+    ol_lora_seg *lseg;  /* scratch: kernel segments of one projection */
+    int lseg_cap;
     /* the batch being run (valid during ol_model_forward) */
     const ol_batch *batch;
     ol_kv_pool *kv;
@@ -69,6 +71,9 @@ int ol_model_bind_layer(ol_model *m, int il, const char *suffix, int64_t ne0, in
 /* Shared building blocks, operating on ctx's buffers for the current batch:
  * attention sub-block: reads in [B][n_embd], writes out [B][n_embd] (= Wo · attn). */
 void ol_model_attn(ol_model_ctx *ctx, int il, const float *in, float *out);
+/* y (+)= W·x for projection p of layer il over the batch, then the batch's LoRA deltas. */
+void ol_model_linear(ol_model_ctx *ctx, int il, ol_proj p, const ol_tensor *w, const float *x,
+                     float *y, int64_t ld_out);
 /* gated FFN: out = Wdown · (act(Wgate·in) ⊙ Wup·in); gelu = 0 → SiLU, 1 → GELU(tanh). */
 void ol_model_ffn(ol_model_ctx *ctx, int il, const float *in, float *out, int gelu);
 

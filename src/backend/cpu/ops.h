@@ -61,4 +61,23 @@ typedef struct ol_attn_args {
 
 void ol_cpu_attention(ol_cpu *cpu, const ol_attn_args *a);
 
+/* LoRA deltas over a batch, SGMV-style: segment s adds to the rows y[t] of its tokens
+ * t in [t0, t0 + n):  y[t] += scale · Bt^T (A x[t])  (shrink to rank r, then expand).
+ * A: [r][n_in] f32, Bt: [r][n_out] f32 (B transposed, the adapter's alpha/r already folded
+ * in); scale is the request's weight for that adapter. Segments may overlap (a weighted mix
+ * of adapters is one segment per adapter) and have different ranks. */
+typedef struct ol_lora_seg {
+    int32_t t0, n;
+    int32_t r; /* 1..OL_LORA_MAX_RANK */
+    const float *a, *bt;
+    float scale;
+} ol_lora_seg;
+#define OL_LORA_MAX_RANK 256
+
+void ol_cpu_lora(ol_cpu *cpu, const ol_lora_seg *segs, int n_segs, const float *x, int64_t ldx,
+                 int64_t n_in, float *y, int64_t ldy, int64_t n_out);
+/* The scalar reference that defines the result. */
+void ol_cpu_lora_ref(const ol_lora_seg *segs, int n_segs, const float *x, int64_t ldx,
+                     int64_t n_in, float *y, int64_t ldy, int64_t n_out);
+
 #endif

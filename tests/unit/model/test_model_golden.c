@@ -131,7 +131,7 @@ static void run_mixed(ol_model_ctx *ctx, ol_kv_pool *kv, const golden *g, float 
     for (int i = 0; i < A->n_tokens - 1; i++, n++)
         tok[n] = A->ids[i], pos[n] = i, sid[n] = 0, want[n] = 1;
     ol_kv_seq *seqs1[1] = {&sa};
-    ol_batch b1 = {n, tok, pos, sid, want, 1, seqs1};
+    ol_batch b1 = {n, tok, pos, sid, want, 1, seqs1, 0, NULL};
     CHECK_EQ_INT(ol_model_forward(ctx, kv, &b1, out, &err), 0);
     for (int i = 0; i < n; i++) {
         double s,
@@ -147,7 +147,7 @@ static void run_mixed(ol_model_ctx *ctx, ol_kv_pool *kv, const golden *g, float 
     for (int i = 0; i < cc; i++, n++)
         tok[n] = C->ids[i], pos[n] = i, sid[n] = 2, want[n] = 1, src_seq[n] = 1, src_pos[n] = i;
     ol_kv_seq *seqs2[3] = {&sa, &sb, &sc};
-    ol_batch b2 = {n, tok, pos, sid, want, 3, seqs2};
+    ol_batch b2 = {n, tok, pos, sid, want, 3, seqs2, 0, NULL};
     CHECK_EQ_INT(ol_model_forward(ctx, kv, &b2, out, &err), 0);
     for (int i = 0; i < n; i++) {
         double s, d = max_diff(out + (size_t)i * n_vocab,
@@ -163,13 +163,13 @@ static void run_mixed(ol_model_ctx *ctx, ol_kv_pool *kv, const golden *g, float 
     n = 0;
     for (int i = cc; i < C->n_tokens; i++, n++) tok[n] = C->ids[i], pos[n] = i, sid[n] = 0;
     ol_kv_seq *seqs3[1] = {&sc};
-    ol_batch b3 = {n, tok, pos, sid, NULL, 1, seqs3};
+    ol_batch b3 = {n, tok, pos, sid, NULL, 1, seqs3, 0, NULL};
     CHECK_EQ_INT(ol_model_forward(ctx, kv, &b3, out, &err), 0);
     double s, d = max_diff(out, alone[1] + (size_t)(C->n_tokens - 1) * n_vocab, n_vocab, &s);
     CHECK_NEAR(d, 0, tol);
     /* a bad batch is refused with a message, and changes nothing */
     pos[0] = C->n_tokens + 5;
-    ol_batch bad = {1, tok, pos, sid, NULL, 1, seqs3};
+    ol_batch bad = {1, tok, pos, sid, NULL, 1, seqs3, 0, NULL};
     CHECK(ol_model_forward(ctx, kv, &bad, out, &err) != 0);
     tok[0] = n_vocab;
     pos[0] = 0;

@@ -76,19 +76,19 @@ static void test_bad_batches(void) {
     };
     for (size_t i = 0; i < OL_ARRAY_LEN(cases); i++) {
         tok[0] = cases[i].t0, pos[0] = cases[i].p0, sid[0] = cases[i].s0;
-        ol_batch b = {cases[i].n_tokens, tok, pos, sid, NULL, cases[i].n_seqs, seqs};
+        ol_batch b = {cases[i].n_tokens, tok, pos, sid, NULL, cases[i].n_seqs, seqs, 0, NULL};
         CHECK_EQ_INT(ol_model_forward(ctx, kv, &b, logits, &err), OL_EINVAL);
         CHECK_STR_CONTAINS(err.msg, cases[i].msg);
         CHECK_EQ_INT(s.n_tokens, 0);
     }
     /* non-consecutive positions inside one sequence */
     int32_t p2[2] = {0, 2}, s2[2] = {0, 0};
-    ol_batch b2 = {2, tok, p2, s2, NULL, 1, seqs};
+    ol_batch b2 = {2, tok, p2, s2, NULL, 1, seqs, 0, NULL};
     CHECK_EQ_INT(ol_model_forward(ctx, kv, &b2, logits, &err), OL_EINVAL);
     CHECK_STR_CONTAINS(err.msg, "not consecutive");
     /* and a good one still works afterwards */
     tok[0] = 1, pos[0] = 0, sid[0] = 0;
-    ol_batch ok = {1, tok, pos, sid, NULL, 1, seqs};
+    ol_batch ok = {1, tok, pos, sid, NULL, 1, seqs, 0, NULL};
     CHECK_EQ_INT(ol_model_forward(ctx, kv, &ok, logits, &err), 0);
     CHECK_EQ_INT(s.n_tokens, 1);
     ol_kv_seq_release(kv, &s);

@@ -160,7 +160,7 @@ int main(void) {
         int32_t pos[256], sid[256] = {0};
         for (int i = 0; i < np; i++) pos[i] = i;
         ol_kv_seq *seqs[1] = {&seq};
-        ol_batch b = {np, pids, pos, sid, NULL, 1, seqs};
+        ol_batch b = {np, pids, pos, sid, NULL, 1, seqs, 0, NULL};
         CHECK_EQ_INT(ol_model_forward(ctx, kv, &b, logits, &err), 0);
         int n_tie_case = 0, n_bad_case = 0;
         for (int i = 0; i < ng; i++) {
@@ -185,7 +185,7 @@ int main(void) {
             }
             if (i + 1 == ng) break;
             int32_t p1 = np + i; /* teacher forcing: continue from llama.cpp's token */
-            ol_batch d = {1, &gids[i], &p1, sid, NULL, 1, seqs};
+            ol_batch d = {1, &gids[i], &p1, sid, NULL, 1, seqs, 0, NULL};
             CHECK_EQ_INT(ol_model_forward(ctx, kv, &d, logits, &err), 0);
         }
         CHECK_EQ_INT(n_bad_case, 0);
