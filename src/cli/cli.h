@@ -13,6 +13,11 @@
 int ol_cli_generate(int argc, char **argv);
 int ol_cli_bench(int argc, char **argv);
 int ol_cli_model(int argc, char **argv);
+int ol_cli_adapter(int argc, char **argv);
+
+/* "PATH" or "PATH:WEIGHT" (WEIGHT a finite number in [-100, 100]); a colon followed by
+ * something that is not a number stays part of the path. Prints an error and returns -1. */
+int ol_cli_parse_adapter_arg(const char *arg, char *path, size_t cap, float *weight);
 
 /* Resolve -m: the given path, else $OPENLORA_MODEL, else the cache file
  * ${XDG_CACHE_HOME:-~/.cache}/openlora/gemma-3-270m-q4_k_m.gguf. Writes into buf. Returns 0,

@@ -108,3 +108,30 @@ const char *ol_cli_opt(int argc, char **argv, int *i, const char *short_name, co
     }
     return NULL;
 }
+
+int ol_cli_parse_adapter_arg(const char *arg, char *path, size_t cap, float *weight) {
+    const char *colon = strrchr(arg, ':');
+    size_t n = strlen(arg);
+    *weight = 1.0f;
+    if (colon && colon[1]) {
+        char *end;
+        errno = 0;
+        double w = strtod(colon + 1, &end);
+        if (!errno && *end == 0 && end != colon + 1) {
+            if (!isfinite(w) || w < -100 || w > 100) {
+                fprintf(stderr, "openlora: --adapter: weight '%s' is not in [-100, 100]\n",
+                        colon + 1);
+                return -1;
+            }
+            *weight = (float)w;
+            n = (size_t)(colon - arg);
+        }
+    }
+    if (n == 0 || n >= cap) {
+        fprintf(stderr, "openlora: --adapter: path is empty or longer than %zu bytes\n", cap - 1);
+        return -1;
+    }
+    memcpy(path, arg, n);
+    path[n] = 0;
+    return 0;
+}

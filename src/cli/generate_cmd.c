@@ -46,6 +46,9 @@ typedef struct {
     long n_predict, n_ctx, threads, n_batch, repeat_last_n;
     ol_sampling_params sp;
     const char *stops[MAX_STOPS];
+    int n_adapters;
+    char adapter_paths[CLI_MAX_ADAPTERS][4096];
+    float adapter_weights[CLI_MAX_ADAPTERS];
     int n_stops;
     bool ignore_eos, display_prompt;
 } gen_opts;
@@ -119,6 +122,17 @@ static int parse(int argc, char **argv, gen_opts *o) {
                 bad = true;
             }
             o->sp.seed = u;
+        } else if ((v = ol_cli_opt(argc, argv, &i, "-a", "--adapter", &bad))) {
+            if (o->n_adapters == CLI_MAX_ADAPTERS) {
+                fprintf(stderr, "openlora: --adapter: at most %d adapters\n", CLI_MAX_ADAPTERS);
+                bad = true;
+            } else if (ol_cli_parse_adapter_arg(v, o->adapter_paths[o->n_adapters],
+                                                sizeof(o->adapter_paths[0]),
+                                                &o->adapter_weights[o->n_adapters])) {
+                bad = true;
+            } else {
+                o->n_adapters++;
+            }
         } else if ((v = ol_cli_opt(argc, argv, &i, NULL, "--stop", &bad))) {
             if (o->n_stops == MAX_STOPS || !*v || strlen(v) > 256) {
                 fprintf(stderr, "openlora: --stop: at most %d non-empty strings of <= 256 bytes\n",
@@ -185,6 +199,8 @@ int ol_cli_generate(int argc, char **argv) {
      * (naming the key or tensor), then build the tokenizer from the GGUF the model holds. The
      * context size depends on the prompt's length, so the KV pool comes after tokenizing. */
     if (cli_rt_load(&rt, path)) goto done;
+    for (int i = 0; i < o.n_adapters; i++)
+        if (cli_rt_add_adapter(&rt, o.adapter_paths[i], o.adapter_weights[i])) goto done;
     const ol_hparams *hp = ol_model_hparams(rt.model);
     tok = ol_tokenizer_create(ol_model_gguf(rt.model), &err);
     if (!tok) {

@@ -15,6 +15,7 @@ static void usage(FILE *f) {
             "  generate        generate text from a prompt on the CPU\n"
             "  bench           measure prompt processing and generation speed\n"
             "  model inspect   print a GGUF model's metadata and tensors\n"
+            "  adapter inspect check a LoRA adapter against the model and describe it\n"
             "\n"
             "Run 'openlora <command> --help' for the options of a command.\n",
             OL_VERSION);
@@ -37,6 +38,7 @@ static int dispatch(int argc, char **argv) {
     if (!strcmp(cmd, "generate")) return ol_cli_generate(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return ol_cli_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "model")) return ol_cli_model(argc - 1, argv + 1);
+    if (!strcmp(cmd, "adapter")) return ol_cli_adapter(argc - 1, argv + 1);
     fprintf(stderr, "openlora: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

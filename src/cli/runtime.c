@@ -58,9 +58,26 @@ void cli_rt_close(cli_rt *rt) {
     ol_model_ctx_destroy(rt->ctx);
     ol_kv_pool_destroy(rt->kv);
     ol_cpu_destroy(rt->cpu);
+    for (int i = 0; i < rt->n_adapters; i++) ol_adapter_destroy(rt->adapters[i]);
     ol_model_destroy(rt->model);
     free(rt->logits);
     memset(rt, 0, sizeof(*rt));
+}
+
+int cli_rt_add_adapter(cli_rt *rt, const char *path, float w) {
+    ol_err err = {0};
+    if (rt->n_adapters == CLI_MAX_ADAPTERS) {
+        fprintf(stderr, "openlora: at most %d adapters\n", CLI_MAX_ADAPTERS);
+        return -1;
+    }
+    ol_adapter *a = ol_adapter_load(path, rt->model, &err);
+    if (!a) {
+        fprintf(stderr, "openlora: %s\n", err.msg);
+        return -1;
+    }
+    rt->adapters[rt->n_adapters] = a;
+    rt->adapter_weights[rt->n_adapters++] = w;
+    return 0;
 }
 
 void cli_rt_reset(cli_rt *rt) {
@@ -91,13 +108,19 @@ int cli_rt_eval(cli_rt *rt, const int32_t *tokens, int n) {
     for (int done = 0; done < n && rc == 0;) {
         int c = n - done < rt->n_batch ? n - done : rt->n_batch;
         for (int i = 0; i < c; i++) pos[i] = rt->seq.n_tokens + i;
+        ol_batch_lora bl[CLI_MAX_ADAPTERS];
+        for (int i = 0; i < rt->n_adapters; i++)
+            bl[i] =
+                (ol_batch_lora){0, c, ol_adapter_weights(rt->adapters[i]), rt->adapter_weights[i]};
         ol_batch b = {.n_tokens = c,
                       .tokens = tokens + done,
                       .pos = pos,
                       .seq = sid,
                       .logits = NULL,
                       .n_seqs = 1,
-                      .seqs = seqs};
+                      .seqs = seqs,
+                      .n_lora = rt->n_adapters,
+                      .lora = bl};
         rc = ol_model_forward(rt->ctx, rt->kv, &b, rt->logits, &err);
         done += c;
     }

@@ -4,7 +4,10 @@
 #ifndef OL_CLI_RUNTIME_H
 #define OL_CLI_RUNTIME_H
 
+#include "adapters/adapters.h"
 #include "model/model.h"
+
+#define CLI_MAX_ADAPTERS 8
 
 typedef struct cli_rt {
     ol_model *model;
@@ -15,7 +18,15 @@ typedef struct cli_rt {
     int n_ctx; /* positions the KV pool holds for the one sequence */
     ol_kv_seq seq;
     float *logits; /* [n_vocab] of the last evaluated token */
+    /* adapters applied to every evaluated token, with weights (owned) */
+    int n_adapters;
+    ol_adapter *adapters[CLI_MAX_ADAPTERS];
+    float adapter_weights[CLI_MAX_ADAPTERS];
 } cli_rt;
+
+/* Load an adapter (PEFT directory or .gguf LoRA) for the loaded model and apply it with
+ * weight w to every token evaluated from now on. Prints the error and returns -1. */
+int cli_rt_add_adapter(cli_rt *rt, const char *path, float w);
 
 /* Load everything; n_ctx positions of F16 KV. Prints the error and returns -1 on failure
  * (rt is then closed). Same as cli_rt_load then cli_rt_start. */
