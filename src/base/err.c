@@ -36,7 +36,9 @@ void ol_err_clear(ol_err *err) {
 
 void ol_err_prefix(ol_err *err, const char *prefix) {
     size_t pl = strlen(prefix);
-    if (!err || !pl || (strncmp(err->msg, prefix, pl) == 0 && err->msg[pl] == ':')) return;
+    if (!err || !pl ||
+        (strncmp(err->msg, prefix, pl) == 0 && (err->msg[pl] == ':' || err->msg[pl] == '/')))
+        return; /* already names it (or a file inside it) */
     char tmp[sizeof(err->msg)];
     memcpy(tmp, err->msg, sizeof(tmp));
     int n = snprintf(err->msg, sizeof(err->msg), "%s: ", prefix);
