@@ -48,7 +48,7 @@ test-tsan: build-tsan
 		-R '$(shell echo $(TSAN_TESTS) | tr ' ' '|')'
 
 fuzz:
-	tests/fuzz/run_fuzz.sh 30
+	tests/fuzz/run_fuzz.sh 20
 
 format-check:
 	@files=$$(git ls-files '*.c' '*.h'); \
