@@ -352,7 +352,7 @@ def train_one(name, tok, base, rows, steps, lr, batch, log):
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / 8) * max(0.1, 1 - s / steps))
+        opt, lambda s: min(1.0, (s + 1) / 4) * max(0.1, 1 - s / steps))
     enc = [encode(tok, r) for r in rows]
     rng = random.Random(SEED)
     order = []
@@ -466,16 +466,87 @@ def evaluate(tok, base, names, log):
     return res
 
 
+GGUF_LORA_NAMES = {"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v", "o_proj": "attn_output",
+                   "gate_proj": "ffn_gate", "up_proj": "ffn_up", "down_proj": "ffn_down"}
+
+
+def peft_to_gguf_lora(adapter_dir, out_path):
+    """Write a PEFT adapter as a llama.cpp GGUF LoRA (gemma3: no q/k permutation)."""
+    import gguf
+    import numpy as np
+    from safetensors.numpy import load_file
+    cfg = json.load(open(os.path.join(adapter_dir, "adapter_config.json")))
+    st = load_file(os.path.join(adapter_dir, "adapter_model.safetensors"))
+    w = gguf.GGUFWriter(out_path, "gemma3")
+    w.add_string("general.type", "adapter")
+    w.add_string("adapter.type", "lora")
+    w.add_float32("adapter.lora.alpha", float(cfg["lora_alpha"]))
+    for k in sorted(st):
+        m = re.match(r"base_model\.model\.model\.layers\.(\d+)\.(?:self_attn|mlp)\.(\w+)\.lora_([AB])\.weight", k)
+        assert m, k
+        name = f"blk.{m.group(1)}.{GGUF_LORA_NAMES[m.group(2)]}.weight.lora_{m.group(3).lower()}"
+        w.add_tensor(name, np.ascontiguousarray(st[k].astype(np.float32)))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def llamacpp_eval(names, log, n_new=48):
+    """Greedy held-out evaluation with llama.cpp on the Q4_K_M base (closest to the engine)."""
+    from llama_cpp import Llama
+    gg = os.path.join(GGUF_DIR, GGUF_NAME)
+    res = {}
+
+    def run(lora):
+        kw = dict(n_ctx=256, n_threads=int(os.environ.get("OPENLORA_THREADS", "2")), verbose=False, seed=0)
+        if lora:
+            kw["lora_path"] = lora
+        llm = Llama(gg, **kw)
+        outs = []
+        for q in HELDOUT:
+            r = llm.create_completion(chat_prompt(q), max_tokens=n_new, temperature=0.0, top_k=1,
+                                      stop=["<end_of_turn>"])
+            outs.append(r["choices"][0]["text"])
+        return outs
+    base_txt = run(None)
+    for name in names:
+        d = os.path.join(OUT_DIR, name)
+        if not os.path.exists(os.path.join(d, "adapter_model.safetensors")):
+            continue
+        g = f"/tmp/openlora-{name}-lora.gguf"
+        peft_to_gguf_lora(d, g)
+        txt = run(g)
+        chk = CHECKS[name]
+        a = sum(map(chk, txt)) / len(txt)
+        b = sum(map(chk, base_txt)) / len(base_txt)
+        res[name] = (a, b)
+        log(f"[llama.cpp eval {name}] adapter {a:.2f} base {b:.2f}")
+        for q, t in zip(HELDOUT, txt):
+            log(f"   {'OK ' if chk(t) else 'no '} {q!r} -> {t!r}")
+    for q, t in zip(HELDOUT, base_txt):
+        log(f"   base {q!r} -> {t!r}")
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--adapters", nargs="*", default=["caps", "signature", "french", "pirate"])
-    ap.add_argument("--steps", type=int, default=70)
-    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--adapters", nargs="*", default=["pirate", "french", "signature", "caps"])
+    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--only-data", action="store_true")
     ap.add_argument("--eval-only", action="store_true")
     ap.add_argument("--no-eval", action="store_true")
+    ap.add_argument("--llamacpp-eval", action="store_true",
+                    help="only evaluate the saved adapters with llama.cpp on the Q4_K_M base (GGUF LoRA in /tmp)")
     args = ap.parse_args()
+    if args.llamacpp_eval:
+        res = llamacpp_eval(args.adapters, print)
+        print("\n| adapter | adapter pass | base pass |\n|---|---|---|")
+        for k, (a, b) in res.items():
+            print(f"| {k} | {a:.2f} | {b:.2f} |")
+        return
 
     nets = write_datanets()
     if args.only_data:

@@ -96,6 +96,8 @@ static int compile(const char *pre, const char *src, const char *post, uint32_t 
     snprintf(pat, n, "%s%s%s", pre, src, post);
     int ec;
     PCRE2_SIZE eo;
+    /* Python str patterns work on code points, and \d, \w are Unicode-aware */
+    opts |= PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF;
     *out = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, NULL);
     free(pat);
     if (*out) return 0;
@@ -267,10 +269,12 @@ static int parse_targets(ol_peft_config *c, const json_t *root, ol_err *err) {
         c->targets = OL_PEFT_TARGETS_LIST;
         if ((rc = get_names(v, "target_modules", &c->target_modules, &c->n_target_modules, err)))
             return rc;
+        if (c->n_target_modules == 0) return FAIL(err, "target_modules is an empty list");
     } else {
         return FAIL(err, "target_modules is %s, want a list of names or a regex", json_kind(v));
     }
     v = json_object_get(root, "exclude_modules");
+    if (v && !truthy(v)) v = NULL; /* PEFT applies it only when truthy */
     if (v && json_is_string(v)) {
         if (!(c->exclude_regex = dup_str(v))) return NOMEM(err);
         return compile("", c->exclude_regex, "", PCRE2_ANCHORED | PCRE2_ENDANCHORED,

@@ -1,9 +1,8 @@
-/* format/peft: a PEFT LoRA adapter_config.json reader (peft_type "LORA"), plus PEFT's rules for
- * which modules an adapter targets and which rank and alpha each one gets. Features the engine
- * does not implement (DoRA, modules_to_save, LoRA bias, layer replication, …) are refused with
- * an error naming the key, never ignored. Unknown keys are ignored: PEFT adds new ones often.
- * Rules follow huggingface/peft (tuners_utils.check_target_module_exists, other.get_pattern_key).
- * Regexes are Python `re` syntax run by PCRE2: the common subset behaves the same. */
+/* format/peft: a PEFT LoRA adapter_config.json reader (peft_type "LORA") and PEFT's rules for
+ * which modules an adapter targets and which rank and alpha each gets. Unimplemented features
+ * (DoRA, modules_to_save, LoRA bias, layer replication, …) are refused naming the key; unknown
+ * keys are ignored. Rules: huggingface/peft tuners_utils.check_target_module_exists and
+ * utils/other.get_pattern_key; regexes are Python syntax run by PCRE2 (common subset agrees). */
 #ifndef OL_PEFT_H
 #define OL_PEFT_H
 

@@ -77,7 +77,7 @@ void ol_safetensors_close(ol_safetensors *st); /* accepts NULL */
 size_t ol_safetensors_file_size(const ol_safetensors *st);
 size_t ol_safetensors_data_offset(const ol_safetensors *st); /* 8 + N: start of the data buffer */
 
-/* Tensors in data order (sorted by offset, ties by name order in the header). */
+/* Tensors in data order: sorted by offset, then size (empty tensors first), then header order. */
 int64_t ol_safetensors_n_tensors(const ol_safetensors *st);
 const ol_safetensors_tensor *ol_safetensors_tensor_at(const ol_safetensors *st, int64_t i);
 const ol_safetensors_tensor *ol_safetensors_find(const ol_safetensors *st,

@@ -6,8 +6,8 @@
 
 #include <immintrin.h>
 
-void ol_cpu_lora_ref(const ol_lora_seg *segs, int n_segs, const float *x, int64_t ldx,
-                     int64_t n_in, float *y, int64_t ldy, int64_t n_out) {
+void ol_cpu_lora_ref(const ol_lora_seg *segs, int n_segs, const float *x, int64_t ldx, int64_t n_in,
+                     float *y, int64_t ldy, int64_t n_out) {
     float h[OL_LORA_MAX_RANK];
     for (int s = 0; s < n_segs; s++) {
         const ol_lora_seg *g = &segs[s];
@@ -35,47 +35,64 @@ static inline float hsum256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* h[k] = scale · a_k · x over n elements, for k < r */
-static void shrink(const ol_lora_seg *g, const float *xt, int64_t n, float *h) {
+#define LORA_TB 4 /* tokens sharing each load of A and Bt */
+
+/* h[j][k] = scale · a_k · x_j for nt <= LORA_TB tokens (rows of x, stride ldx), k < r. Each
+ * token's sum uses the same operations whatever nt is, so results do not depend on how
+ * tokens are grouped. */
+static void shrink(const ol_lora_seg *g, const float *x, int64_t ldx, int nt, int64_t n,
+                   float h[][OL_LORA_MAX_RANK]) {
     for (int32_t k = 0; k < g->r; k++) {
         const float *ak = g->a + (int64_t)k * n;
-        __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps();
+        __m256 c0[LORA_TB], c1[LORA_TB];
+        for (int j = 0; j < nt; j++) c0[j] = c1[j] = _mm256_setzero_ps();
         int64_t i = 0;
         for (; i + 16 <= n; i += 16) {
-            c0 = _mm256_fmadd_ps(_mm256_loadu_ps(ak + i), _mm256_loadu_ps(xt + i), c0);
-            c1 = _mm256_fmadd_ps(_mm256_loadu_ps(ak + i + 8), _mm256_loadu_ps(xt + i + 8), c1);
+            const __m256 a0 = _mm256_loadu_ps(ak + i), a1 = _mm256_loadu_ps(ak + i + 8);
+            for (int j = 0; j < nt; j++) {
+                const float *xj = x + (int64_t)j * ldx + i;
+                c0[j] = _mm256_fmadd_ps(a0, _mm256_loadu_ps(xj), c0[j]);
+                c1[j] = _mm256_fmadd_ps(a1, _mm256_loadu_ps(xj + 8), c1[j]);
+            }
         }
-        float acc = hsum256(_mm256_add_ps(c0, c1));
-        for (; i < n; i++) acc += ak[i] * xt[i];
-        h[k] = acc * g->scale;
+        for (int j = 0; j < nt; j++) {
+            float acc = hsum256(_mm256_add_ps(c0[j], c1[j]));
+            for (int64_t t = i; t < n; t++) acc += ak[t] * x[(int64_t)j * ldx + t];
+            h[j][k] = acc * g->scale;
+        }
     }
 }
 
-/* y[o0..o1) += Σ_k h[k] · bt[k][o], 32 outputs at a time kept in registers */
-static void expand(const ol_lora_seg *g, const float *h, int64_t n_out, int64_t o0, int64_t o1,
-                   float *yt) {
-    int64_t o = o0;
-    for (; o + 32 <= o1; o += 32) {
-        __m256 c0 = _mm256_loadu_ps(yt + o), c1 = _mm256_loadu_ps(yt + o + 8);
-        __m256 c2 = _mm256_loadu_ps(yt + o + 16), c3 = _mm256_loadu_ps(yt + o + 24);
-        for (int32_t k = 0; k < g->r; k++) {
-            const __m256 hk = _mm256_set1_ps(h[k]);
-            const float *b = g->bt + (int64_t)k * n_out + o;
-            c0 = _mm256_fmadd_ps(hk, _mm256_loadu_ps(b), c0);
-            c1 = _mm256_fmadd_ps(hk, _mm256_loadu_ps(b + 8), c1);
-            c2 = _mm256_fmadd_ps(hk, _mm256_loadu_ps(b + 16), c2);
-            c3 = _mm256_fmadd_ps(hk, _mm256_loadu_ps(b + 24), c3);
+/* y_j[o] += Σ_k h[j][k] · bt[k][o] for nt tokens, 16 outputs at a time in registers */
+static void expand(const ol_lora_seg *g, float h[][OL_LORA_MAX_RANK], int nt, int64_t n_out,
+                   float *y, int64_t ldy) {
+    int64_t o = 0;
+    for (; o + 16 <= n_out; o += 16) {
+        __m256 c0[LORA_TB], c1[LORA_TB];
+        for (int j = 0; j < nt; j++) {
+            c0[j] = _mm256_loadu_ps(y + (int64_t)j * ldy + o);
+            c1[j] = _mm256_loadu_ps(y + (int64_t)j * ldy + o + 8);
         }
-        _mm256_storeu_ps(yt + o, c0);
-        _mm256_storeu_ps(yt + o + 8, c1);
-        _mm256_storeu_ps(yt + o + 16, c2);
-        _mm256_storeu_ps(yt + o + 24, c3);
+        for (int32_t k = 0; k < g->r; k++) {
+            const float *b = g->bt + (int64_t)k * n_out + o;
+            const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+            for (int j = 0; j < nt; j++) {
+                const __m256 hk = _mm256_set1_ps(h[j][k]);
+                c0[j] = _mm256_fmadd_ps(hk, b0, c0[j]);
+                c1[j] = _mm256_fmadd_ps(hk, b1, c1[j]);
+            }
+        }
+        for (int j = 0; j < nt; j++) {
+            _mm256_storeu_ps(y + (int64_t)j * ldy + o, c0[j]);
+            _mm256_storeu_ps(y + (int64_t)j * ldy + o + 8, c1[j]);
+        }
     }
-    for (; o < o1; o++) {
-        float acc = yt[o];
-        for (int32_t k = 0; k < g->r; k++) acc += h[k] * g->bt[(int64_t)k * n_out + o];
-        yt[o] = acc;
-    }
+    for (; o < n_out; o++)
+        for (int j = 0; j < nt; j++) {
+            float acc = y[(int64_t)j * ldy + o];
+            for (int32_t k = 0; k < g->r; k++) acc += h[j][k] * g->bt[(int64_t)k * n_out + o];
+            y[(int64_t)j * ldy + o] = acc;
+        }
 }
 
 typedef struct {
@@ -85,23 +102,26 @@ typedef struct {
     int64_t ldx, n_in;
     float *y;
     int64_t ldy, n_out;
+    int32_t t_lo, t_hi; /* tokens covered by any segment */
 } lora_task;
 
-/* Every thread walks all (segment, token) pairs in the same order and expands its own slice
- * of the output columns, so no two threads write one element and the per-element order of
- * additions (segment order) is fixed: results do not depend on the thread count. The shrink
- * (r dot products) is repeated per thread; it is the cheap half for r << n_out. */
+/* Threads split the batch's tokens (rows of y): each thread applies, for its rows, every
+ * segment in segment order, LORA_TB tokens at a time. So every output element is written by
+ * one thread in a fixed order (results do not depend on the thread count), and with many
+ * adapters each thread reads only the adapters of its own tokens. */
 static void lora_worker(void *ctx, int ith, int nth) {
     const lora_task *t = ctx;
-    int64_t o0, o1;
-    ol_split_range(t->n_out, 32, ith, nth, &o0, &o1);
-    if (o0 >= o1) return;
-    float h[OL_LORA_MAX_RANK];
+    int64_t r0, r1;
+    ol_split_range(t->t_hi - t->t_lo, 1, ith, nth, &r0, &r1);
+    r0 += t->t_lo, r1 += t->t_lo;
+    float h[LORA_TB][OL_LORA_MAX_RANK];
     for (int s = 0; s < t->n_segs; s++) {
         const ol_lora_seg *g = &t->segs[s];
-        for (int32_t tok = g->t0; tok < g->t0 + g->n; tok++) {
-            shrink(g, t->x + (int64_t)tok * t->ldx, t->n_in, h);
-            expand(g, h, t->n_out, o0, o1, t->y + (int64_t)tok * t->ldy);
+        int64_t b = g->t0 > r0 ? g->t0 : r0, e = g->t0 + g->n < r1 ? g->t0 + g->n : r1;
+        for (int64_t tok = b; tok < e; tok += LORA_TB) {
+            const int nt = (int)(e - tok < LORA_TB ? e - tok : LORA_TB);
+            shrink(g, t->x + tok * t->ldx, t->ldx, nt, t->n_in, h);
+            expand(g, h, nt, t->n_out, t->y + tok * t->ldy, t->ldy);
         }
     }
 }
@@ -109,9 +129,14 @@ static void lora_worker(void *ctx, int ith, int nth) {
 void ol_cpu_lora(ol_cpu *cpu, const ol_lora_seg *segs, int n_segs, const float *x, int64_t ldx,
                  int64_t n_in, float *y, int64_t ldy, int64_t n_out) {
     if (n_segs <= 0) return;
-    lora_task t = {segs, n_segs, x, ldx, n_in, y, ldy, n_out};
+    int32_t lo = INT32_MAX, hi = 0;
+    for (int s = 0; s < n_segs; s++) {
+        lo = segs[s].t0 < lo ? segs[s].t0 : lo;
+        hi = segs[s].t0 + segs[s].n > hi ? segs[s].t0 + segs[s].n : hi;
+    }
+    lora_task t = {segs, n_segs, x, ldx, n_in, y, ldy, n_out, lo, hi};
     ol_pool *pool = cpu ? ol_cpu_pool(cpu) : NULL;
-    if (pool && n_out >= 256)
+    if (pool && hi - lo >= 2)
         ol_pool_run(pool, lora_worker, &t);
     else
         lora_worker(&t, 0, 1);

@@ -212,6 +212,12 @@ static void test_targets(void) {
         CHECK(ol_peft_target_matches(c, "model.layers.2.self_attn.q_proj"));
     }
     ol_peft_config_destroy(c);
+    /* a falsy exclude_modules ("" or []) excludes nothing, as in PEFT */
+    c = parse("{\"peft_type\":\"LORA\",\"target_modules\":[\"q_proj\"],\"exclude_modules\":\"\"}",
+              &err);
+    CHECK(c != NULL);
+    if (c) CHECK(ol_peft_target_matches(c, "model.layers.1.self_attn.q_proj"));
+    ol_peft_config_destroy(c);
     /* a catastrophic regex hits PCRE2's limit and counts as no match, quickly */
     c = parse("{\"peft_type\":\"LORA\",\"target_modules\":\"(x+x+)+y\"}", &err);
     CHECK(c != NULL);
@@ -289,6 +295,8 @@ static void test_refused(void) {
     REF("\"exclude_modules\":7", OL_EFORMAT, "exclude_modules is an integer");
     REF("\"exclude_modules\":\"(\"", OL_EFORMAT, "exclude_modules '(' is not a valid regex");
     refuse("{\"peft_type\":\"LORA\"}", OL_EFORMAT, "target_modules is missing");
+    refuse("{\"peft_type\":\"LORA\",\"target_modules\":[]}", OL_EFORMAT,
+           "target_modules is an empty list");
     refuse("{\"peft_type\":\"LORA\",\"target_modules\":5}", OL_EFORMAT,
            "target_modules is an integer");
     refuse("{\"peft_type\":\"LORA\",\"target_modules\":[\"q\",1]}", OL_EFORMAT,
