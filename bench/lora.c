@@ -127,8 +127,9 @@ static double median(double *v, int n) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: lora -m MODEL.gguf -a ADAPTER_DIR [-t 2] [-n 20] [-w 2] [-s 32] [-p 32] "
-                    "[-r 8,16] [-c r8x1,...] [--no-kernel] [--json]\n");
+    fprintf(stderr,
+            "usage: lora -m MODEL.gguf -a ADAPTER_DIR [-t 2] [-n 20] [-w 2] [-s 32] [-p 32] "
+            "[-r 8,16] [-c r8x1,...] [--no-kernel] [--json]\n");
     exit(2);
 }
 
@@ -136,33 +137,48 @@ int main(int argc, char **argv) {
     const char *model_path = NULL, *ad_dir = NULL;
     int n_threads = 2, n_rounds = 20, n_warm = 2, S = 32, P = 32, json = 0, do_kern = 1;
     int ranks[MAX_RANKS] = {8, 16}, n_ranks = 2;
-    const char *only = NULL; /* -c: comma-separated config names to run besides base ("r8x1,r16x32") */
+    const char *only =
+        NULL; /* -c: comma-separated config names to run besides base ("r8x1,r16x32") */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--no-kernel")) do_kern = 0;
-        else if (!v) usage();
-        else if (!strcmp(a, "-m")) model_path = v, i++;
-        else if (!strcmp(a, "-a")) ad_dir = v, i++;
-        else if (!strcmp(a, "-c")) only = v, i++;
-        else if (!strcmp(a, "-t")) n_threads = atoi(v), i++;
-        else if (!strcmp(a, "-n")) n_rounds = atoi(v), i++;
-        else if (!strcmp(a, "-w")) n_warm = atoi(v), i++;
-        else if (!strcmp(a, "-s")) S = atoi(v), i++;
-        else if (!strcmp(a, "-p")) P = atoi(v), i++;
+        if (!strcmp(a, "--json"))
+            json = 1;
+        else if (!strcmp(a, "--no-kernel"))
+            do_kern = 0;
+        else if (!v)
+            usage();
+        else if (!strcmp(a, "-m"))
+            model_path = v, i++;
+        else if (!strcmp(a, "-a"))
+            ad_dir = v, i++;
+        else if (!strcmp(a, "-c"))
+            only = v, i++;
+        else if (!strcmp(a, "-t"))
+            n_threads = atoi(v), i++;
+        else if (!strcmp(a, "-n"))
+            n_rounds = atoi(v), i++;
+        else if (!strcmp(a, "-w"))
+            n_warm = atoi(v), i++;
+        else if (!strcmp(a, "-s"))
+            S = atoi(v), i++;
+        else if (!strcmp(a, "-p"))
+            P = atoi(v), i++;
         else if (!strcmp(a, "-r")) {
             n_ranks = 0;
             for (char *p = (char *)v; *p && n_ranks < MAX_RANKS;) {
                 ranks[n_ranks++] = (int)strtol(p, &p, 10);
-                if (*p == ',') p++;
-                else break;
+                if (*p == ',')
+                    p++;
+                else
+                    break;
             }
             i++;
-        } else usage();
+        } else
+            usage();
     }
-    if (!model_path || !ad_dir || n_threads < 1 || n_rounds < 1 || S < 1 || P < 1 ||
-        S % 8 || S > MAX_AD * 8)
+    if (!model_path || !ad_dir || n_threads < 1 || n_rounds < 1 || S < 1 || P < 1 || S % 8 ||
+        S > MAX_AD * 8)
         usage();
 
     ol_err err;
@@ -173,8 +189,8 @@ int main(int argc, char **argv) {
     ol_cpu *cpu = ol_cpu_create(n_threads, OL_CPU_TIER_COUNT, &err);
     if (!cpu) return fprintf(stderr, "cpu: %s\n", err.msg), 1;
     const size_t kv_tok = (size_t)hp->n_layer * 2 * (size_t)hp->n_head_kv * hp->head_dim * 2;
-    ol_kv_pool *kv = ol_model_kv_pool_create(m, OL_DTYPE_F16, kv_tok * (size_t)S * (P + 32) + (64 << 20),
-                                             16, &err);
+    ol_kv_pool *kv = ol_model_kv_pool_create(m, OL_DTYPE_F16,
+                                             kv_tok * (size_t)S * (P + 32) + (64 << 20), 16, &err);
     if (!kv) return fprintf(stderr, "kv: %s\n", err.msg), 1;
     const int n_batch_max = S > P ? S : P;
     ol_model_ctx *ctx = ol_model_ctx_create(m, cpu, n_batch_max, &err);
@@ -216,7 +232,8 @@ int main(int argc, char **argv) {
     t_pf = now() - t_pf;
 
     /* the decode batch: token s belongs to sequence s at position P */
-    int32_t *dtok = malloc(sizeof(int32_t) * (size_t)S), *dpos = malloc(sizeof(int32_t) * (size_t)S),
+    int32_t *dtok = malloc(sizeof(int32_t) * (size_t)S),
+            *dpos = malloc(sizeof(int32_t) * (size_t)S),
             *dsid = malloc(sizeof(int32_t) * (size_t)S);
     for (int s = 0; s < S; s++) dtok[s] = (int32_t)(RND() % (uint64_t)V), dpos[s] = P, dsid[s] = s;
 
@@ -268,7 +285,8 @@ int main(int argc, char **argv) {
     for (int round = -n_warm; round < n_rounds; round++) {
         for (int i = 0; i < n_cfg; i++) {
             config *c = &cfg[i];
-            ol_batch b = {S, dtok, dpos, dsid, NULL, S, seqp, c->n_lora, c->n_lora ? c->lora : NULL};
+            ol_batch b = {
+                S, dtok, dpos, dsid, NULL, S, seqp, c->n_lora, c->n_lora ? c->lora : NULL};
             double t0 = now();
             if (ol_model_forward(ctx, kv, &b, logits, &err))
                 return fprintf(stderr, "decode %s: %s\n", c->name, err.msg), 1;
@@ -284,8 +302,8 @@ int main(int argc, char **argv) {
                     for (int k = 0; k < c->n_lora; k++) {
                         const ol_lora_mat *mt = &c->lora[k].w->mats[(size_t)il * OL_PROJ_COUNT + p];
                         if (mt->r == 0) continue;
-                        segs[n++] = (ol_lora_seg){c->lora[k].t0, c->lora[k].n, mt->r, mt->a, mt->bt,
-                                                  c->lora[k].weight};
+                        segs[n++] = (ol_lora_seg){c->lora[k].t0, c->lora[k].n, mt->r,
+                                                  mt->a,         mt->bt,       c->lora[k].weight};
                     }
                     if (n) ol_cpu_lora(cpu, segs, n, kx, ni, ni, ky, no, no);
                 }
@@ -306,7 +324,8 @@ int main(int argc, char **argv) {
     const char *slash = strrchr(model_path, '/');
     printf("model %s (%s, %d layers, n_embd %d, n_ff %d, %.1f MB weights/token), tier %s, -t %d\n",
            slash ? slash + 1 : model_path, hp->arch_name, hp->n_layer, hp->n_embd, hp->n_ff,
-           ol_model_weight_bytes_per_token(m) / 1e6, ol_cpu_tier_name(ol_cpu_tier_of(cpu)), n_threads);
+           ol_model_weight_bytes_per_token(m) / 1e6, ol_cpu_tier_name(ol_cpu_tier_of(cpu)),
+           n_threads);
     printf("batch: %d sequences x 1 token at position %d (prefill %d x %d tokens: %.1f s); "
            "adapters loaded in %.1f s\n",
            S, P, S, P, t_pf, t_load);

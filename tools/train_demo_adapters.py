@@ -30,7 +30,7 @@ Format
 
 LoRA
     rank 8, alpha 16, no dropout, no bias, targets q,k,v,o,gate,up,down
-    projections (what the engine supports). Saved in float32 (~3.6 MB each).
+    projections (what the engine supports). Saved in float16 (3.8 MB each).
 
 How to run
     nice -n 10 python tools/train_demo_adapters.py            # datanets + train all + eval
@@ -342,6 +342,15 @@ def encode(tok, row):
     return p, a
 
 
+def to_f16(adapter_dir):
+    """Rewrite adapter_model.safetensors in float16 (f32 rank 8 on 7 projections x 18 layers is 7.6 MB)."""
+    from safetensors.torch import load_file, save_file
+    import torch
+    p = os.path.join(adapter_dir, "adapter_model.safetensors")
+    st = load_file(p)
+    save_file({k: v.to(torch.float16).contiguous() for k, v in st.items()}, p, metadata={"format": "pt"})
+
+
 def train_one(name, tok, base, rows, steps, lr, batch, log):
     import torch
     from peft import LoraConfig, get_peft_model
@@ -393,6 +402,7 @@ def train_one(name, tok, base, rows, steps, lr, batch, log):
     out = os.path.join(OUT_DIR, name)
     os.makedirs(out, exist_ok=True)
     model.save_pretrained(out)
+    to_f16(out)
     readme = os.path.join(out, "README.md")
     if os.path.exists(readme):
         os.remove(readme)

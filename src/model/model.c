@@ -31,12 +31,20 @@ void ol_model_proj_shape(const ol_model *m, ol_proj p, int64_t *n_in, int64_t *n
     const int64_t dims[3] = {d, qd, f};
     *n_in = dims[in_is[p]];
     switch (p) {
-    case OL_PROJ_Q: *n_out = qd; break;
+    case OL_PROJ_Q:
+        *n_out = qd;
+        break;
     case OL_PROJ_K:
-    case OL_PROJ_V: *n_out = kvd; break;
+    case OL_PROJ_V:
+        *n_out = kvd;
+        break;
     case OL_PROJ_GATE:
-    case OL_PROJ_UP: *n_out = f; break;
-    default: *n_out = d; break;
+    case OL_PROJ_UP:
+        *n_out = f;
+        break;
+    default:
+        *n_out = d;
+        break;
     }
 }
 
@@ -308,8 +316,8 @@ ol_model_ctx *ol_model_ctx_create(const ol_model *m, ol_cpu *cpu, int n_batch_ma
     c->seq_next = calloc(B, sizeof(int32_t));
     c->lseg_cap = 4 * n_batch_max; /* up to 4 adapters mixed per token */
     c->lseg = calloc((size_t)c->lseg_cap, sizeof(ol_lora_seg));
-    if (!c->lseg || !c->seq_next || !c->x || !c->h || !c->y || !c->q || !c->k || !c->v || !c->att || !c->g ||
-        !c->u || !c->aseqs)
+    if (!c->lseg || !c->seq_next || !c->x || !c->h || !c->y || !c->q || !c->k || !c->v || !c->att ||
+        !c->g || !c->u || !c->aseqs)
         goto nomem;
     return c;
 nomem:
@@ -478,10 +486,12 @@ static int validate_batch(ol_model_ctx *ctx, ol_kv_pool *kv, const ol_batch *b, 
     for (int i = 0; i < b->n_lora; i++) {
         const ol_batch_lora *bl = &b->lora[i];
         if (bl->t0 < 0 || bl->n < 1 || bl->t0 > b->n_tokens - bl->n)
-            return ol_err_set(err, OL_EINVAL, "batch: LoRA segment %d covers tokens [%d, +%d) of %d",
-                              i, bl->t0, bl->n, b->n_tokens);
+            return ol_err_set(err, OL_EINVAL,
+                              "batch: LoRA segment %d covers tokens [%d, +%d) of %d", i, bl->t0,
+                              bl->n, b->n_tokens);
         if (!bl->w || bl->w->n_layer != hp->n_layer || !bl->w->mats)
-            return ol_err_set(err, OL_EINVAL, "batch: LoRA segment %d has weights for another model", i);
+            return ol_err_set(err, OL_EINVAL,
+                              "batch: LoRA segment %d has weights for another model", i);
         if (!isfinite(bl->weight))
             return ol_err_set(err, OL_EINVAL, "batch: LoRA segment %d weight is not finite", i);
     }

@@ -77,7 +77,7 @@ typedef struct ol_lora_seg {
 void ol_cpu_lora(ol_cpu *cpu, const ol_lora_seg *segs, int n_segs, const float *x, int64_t ldx,
                  int64_t n_in, float *y, int64_t ldy, int64_t n_out);
 /* The scalar reference that defines the result. */
-void ol_cpu_lora_ref(const ol_lora_seg *segs, int n_segs, const float *x, int64_t ldx,
-                     int64_t n_in, float *y, int64_t ldy, int64_t n_out);
+void ol_cpu_lora_ref(const ol_lora_seg *segs, int n_segs, const float *x, int64_t ldx, int64_t n_in,
+                     float *y, int64_t ldy, int64_t n_out);
 
 #endif
