@@ -5,7 +5,7 @@
 .PHONY: serve test deps model build build-asan build-tsan test-unit test-asan test-tsan fuzz format-check format clean
 
 BUILD      ?= build
-BUILD_ASAN ?= build-asan
+BUILD_ASAN ?= build-fuzz
 BUILD_TSAN ?= build-tsan
 JOBS       ?= $(shell nproc)
 PROMPT     ?= The three most useful things to know about LoRA adapters are
@@ -26,8 +26,10 @@ build:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DOL_WERROR=ON >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
 
+# ASan+UBSan with clang, in the same build the fuzz targets use (one build serves both)
 build-asan:
-	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOL_SANITIZE=address -DOL_WERROR=ON >/dev/null
+	CC=clang cmake -S . -B $(BUILD_ASAN) -DOL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DOL_SANITIZE=address -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link >/dev/null
 	cmake --build $(BUILD_ASAN) -j$(JOBS)
 
 TSAN_TESTS = test_base test_ops test_kv test_model_golden
@@ -47,8 +49,8 @@ test-tsan: build-tsan
 	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir $(BUILD_TSAN) --output-on-failure \
 		-R '$(shell echo $(TSAN_TESTS) | tr ' ' '|')'
 
-fuzz:
-	tests/fuzz/run_fuzz.sh 20
+fuzz: build-asan
+	tests/fuzz/run_fuzz.sh 15
 
 format-check:
 	@files=$$(git ls-files '*.c' '*.h'); \
@@ -59,4 +61,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) build-fuzz
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)
