@@ -124,6 +124,12 @@ void ol_split_range(int64_t n, int64_t align, int ith, int nth, int64_t *begin, 
 #define OL_MAX(a, b)    ((a) > (b) ? (a) : (b))
 #define OL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Map a regular file read-only. An empty file gives *data pointing at a static empty
+ * string (nothing to unmap). 0, or OL_EIO with err naming the path. Release with
+ * ol_file_unmap(*data, *size). */
+int ol_file_map(const char *path, const void **data, size_t *size, ol_err *err);
+void ol_file_unmap(const void *data, size_t size);
+
 /* Read a whole file into a malloc'ed, NUL-terminated buffer. Caller frees. */
 char *ol_read_file(const char *path, size_t *size_out, ol_err *err);
 

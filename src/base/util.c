@@ -2,6 +2,10 @@
 #include "base.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -70,6 +74,33 @@ ol_bf16 ol_f32_to_bf16(float f) {
     uint32_t u = f32_bits(f);
     if ((u & 0x7fffffffu) > 0x7f800000u) return (ol_bf16)((u >> 16) | 64);
     return (ol_bf16)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+
+int ol_file_map(const char *path, const void **data, size_t *size, ol_err *err) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ol_err_set(err, OL_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return ol_err_set(err, OL_EIO, "%s: not a regular file", path);
+    }
+    *size = (size_t)st.st_size;
+    *data = "";
+    if (*size > 0) {
+        void *p = mmap(NULL, *size, PROT_READ, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED) {
+            int e = errno;
+            close(fd);
+            return ol_err_set(err, OL_EIO, "%s: mmap failed: %s", path, strerror(e));
+        }
+        *data = p;
+    }
+    close(fd);
+    return 0;
+}
+
+void ol_file_unmap(const void *data, size_t size) {
+    if (data && size > 0) munmap((void *)data, size);
 }
 
 char *ol_read_file(const char *path, size_t *size_out, ol_err *err) {

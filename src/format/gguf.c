@@ -460,37 +460,18 @@ ol_gguf *ol_gguf_open_memory(const void *data, size_t size, ol_err *err) {
 }
 
 ol_gguf *ol_gguf_open(const char *path, ol_err *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        ol_err_set(err, OL_EIO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        ol_err_set(err, OL_EIO, "%s: not a regular file", path);
-        return NULL;
-    }
-    size_t size = (size_t)st.st_size;
-    void *p = NULL;
-    if (size > 0) {
-        p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-        if (p == MAP_FAILED) {
-            close(fd);
-            ol_err_set(err, OL_EIO, "%s: mmap failed: %s", path, strerror(errno));
-            return NULL;
-        }
-    }
-    close(fd);
+    const void *p;
+    size_t size;
+    if (ol_file_map(path, &p, &size, err)) return NULL;
     ol_gguf *g = calloc(1, sizeof(*g));
     if (!g) {
-        if (p) munmap(p, size);
+        ol_file_unmap(p, size);
         ol_err_set(err, OL_ENOMEM, "gguf: out of memory");
         return NULL;
     }
-    g->base = p ? p : (const uint8_t *)"";
+    g->base = p;
     g->size = size;
-    g->mapped = p != NULL;
+    g->mapped = 1;
     return open_common(g, path, err);
 }
 
@@ -501,7 +482,7 @@ void ol_gguf_close(ol_gguf *g) {
     free(g->kvs);
     free(g->tensors);
     free(g->tensor_index);
-    if (g->mapped) munmap((void *)g->base, g->size);
+    if (g->mapped) ol_file_unmap(g->base, g->size);
     free(g);
 }
 

@@ -5,6 +5,8 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "peft.h"
 
+#include "format_internal.h"
+
 #include <jansson.h>
 #include <math.h>
 #include <pcre2.h>
@@ -44,27 +46,6 @@ struct ol_peft_regexes {
 #define FAIL(err, ...)  ol_err_set(err, OL_EFORMAT, "adapter_config: " __VA_ARGS__)
 #define UNSUP(err, ...) ol_err_set(err, OL_ENOTSUP, "adapter_config: " __VA_ARGS__)
 #define NOMEM(err)      ol_err_set(err, OL_ENOMEM, "adapter_config: out of memory")
-
-static const char *json_kind(const json_t *v) {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a real number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "unknown";
-}
 
 /* Python truthiness of a JSON value. */
 static bool truthy(const json_t *v) {
@@ -140,7 +121,8 @@ static char *dup_str(const json_t *v) {
 static int get_bool(const json_t *root, const char *key, bool *out, ol_err *err) {
     const json_t *v = json_object_get(root, key);
     if (!v || json_is_null(v)) return 0;
-    if (!json_is_boolean(v)) return FAIL(err, "%s is %s, want a boolean", key, json_kind(v));
+    if (!json_is_boolean(v))
+        return FAIL(err, "%s is %s, want a boolean", key, ol_format_json_kind(v));
     *out = json_is_true(v);
     return 0;
 }
@@ -148,14 +130,15 @@ static int get_bool(const json_t *root, const char *key, bool *out, ol_err *err)
 static int get_opt_str(const json_t *root, const char *key, char **out, ol_err *err) {
     const json_t *v = json_object_get(root, key);
     if (!v || json_is_null(v)) return 0;
-    if (!json_is_string(v)) return FAIL(err, "%s is %s, want a string", key, json_kind(v));
+    if (!json_is_string(v))
+        return FAIL(err, "%s is %s, want a string", key, ol_format_json_kind(v));
     return (*out = dup_str(v)) ? 0 : NOMEM(err);
 }
 
 static int get_rank(const json_t *v, const char *field, const char *key, int *out, ol_err *err) {
     if (!json_is_integer(v))
         return FAIL(err, "%s%s%s%s is %s, want an integer", field, key ? " '" : "", key ? key : "",
-                    key ? "'" : "", json_kind(v));
+                    key ? "'" : "", ol_format_json_kind(v));
     json_int_t r = json_integer_value(v);
     if (r < 1 || r > OL_PEFT_MAX_RANK)
         return FAIL(err, "%s%s%s%s = %lld is outside 1..%d", field, key ? " '" : "", key ? key : "",
@@ -168,7 +151,7 @@ static int get_alpha(const json_t *v, const char *field, const char *key, double
                      ol_err *err) {
     if (!json_is_number(v))
         return FAIL(err, "%s%s%s%s is %s, want a number", field, key ? " '" : "", key ? key : "",
-                    key ? "'" : "", json_kind(v));
+                    key ? "'" : "", ol_format_json_kind(v));
     *out = json_number_value(v);
     if (!isfinite(*out)) return FAIL(err, "%s is not finite", field);
     return 0;
@@ -183,14 +166,15 @@ static int get_names(const json_t *v, const char *field, char ***list, int *n, o
         return 0;
     }
     if (!json_is_array(v))
-        return FAIL(err, "%s is %s, want a string or a list of strings", field, json_kind(v));
+        return FAIL(err, "%s is %s, want a string or a list of strings", field,
+                    ol_format_json_kind(v));
     size_t len = json_array_size(v);
     *list = calloc(len ? len : 1, sizeof(char *));
     if (!*list) return NOMEM(err);
     for (size_t i = 0; i < len; i++) {
         const json_t *e = json_array_get(v, i);
         if (!json_is_string(e))
-            return FAIL(err, "%s[%zu] is %s, want a string", field, i, json_kind(e));
+            return FAIL(err, "%s[%zu] is %s, want a string", field, i, ol_format_json_kind(e));
         if (!((*list)[i] = dup_str(e))) return NOMEM(err);
         *n = (int)i + 1;
     }
@@ -201,7 +185,8 @@ static int get_patterns(const json_t *root, const char *field, bool rank, ol_pef
                         int *n, pcre2_code ***codes, ol_err *err) {
     const json_t *v = json_object_get(root, field);
     if (!v || json_is_null(v)) return 0;
-    if (!json_is_object(v)) return FAIL(err, "%s is %s, want an object", field, json_kind(v));
+    if (!json_is_object(v))
+        return FAIL(err, "%s is %s, want an object", field, ol_format_json_kind(v));
     size_t len = json_object_size(v);
     *out = calloc(len ? len : 1, sizeof(ol_peft_pattern));
     *codes = calloc(len ? len : 1, sizeof(pcre2_code *));
@@ -236,7 +221,7 @@ static int check_unsupported(const json_t *root, ol_err *err) {
     if (!json_is_string(v) || strcmp(json_string_value(v), "LORA"))
         return UNSUP(err, "peft_type %s%.40s%s is not supported (only \"LORA\")",
                      json_is_string(v) ? "\"" : "",
-                     json_is_string(v) ? json_string_value(v) : json_kind(v),
+                     json_is_string(v) ? json_string_value(v) : ol_format_json_kind(v),
                      json_is_string(v) ? "\"" : "");
 #define X(key, what)                                                                               \
     if ((v = json_object_get(root, key)) && truthy(v))                                             \
@@ -246,7 +231,7 @@ static int check_unsupported(const json_t *root, ol_err *err) {
     v = json_object_get(root, "bias");
     if (v && !json_is_null(v) && (!json_is_string(v) || strcmp(json_string_value(v), "none")))
         return UNSUP(err, "bias %.40s is not supported (only \"none\")",
-                     json_is_string(v) ? json_string_value(v) : json_kind(v));
+                     json_is_string(v) ? json_string_value(v) : ol_format_json_kind(v));
     return 0;
 }
 
@@ -271,7 +256,8 @@ static int parse_targets(ol_peft_config *c, const json_t *root, ol_err *err) {
             return rc;
         if (c->n_target_modules == 0) return FAIL(err, "target_modules is an empty list");
     } else {
-        return FAIL(err, "target_modules is %s, want a list of names or a regex", json_kind(v));
+        return FAIL(err, "target_modules is %s, want a list of names or a regex",
+                    ol_format_json_kind(v));
     }
     v = json_object_get(root, "exclude_modules");
     if (v && !truthy(v)) v = NULL; /* PEFT applies it only when truthy */
@@ -298,19 +284,20 @@ static int parse_layers(ol_peft_config *c, const json_t *root, ol_err *err) {
     if (lp && truthy(lp) && (!lt || !truthy(lt)))
         return FAIL(err, "layers_pattern is set but layers_to_transform is not");
     if (lp && !json_is_string(lp) && !json_is_array(lp))
-        return FAIL(err, "layers_pattern is %s, want a string or a list of strings", json_kind(lp));
+        return FAIL(err, "layers_pattern is %s, want a string or a list of strings",
+                    ol_format_json_kind(lp));
     if (lp && !truthy(lp)) lp = NULL; /* "" or []: any layer name, like None */
     if (lt) {
         size_t n = json_is_array(lt) ? json_array_size(lt) : 1;
         if (!json_is_array(lt) && !json_is_integer(lt))
             return FAIL(err, "layers_to_transform is %s, want an integer or a list of integers",
-                        json_kind(lt));
+                        ol_format_json_kind(lt));
         if (!(c->layers_to_transform = calloc(n ? n : 1, sizeof(int)))) return NOMEM(err);
         for (size_t i = 0; i < n; i++) {
             const json_t *e = json_is_array(lt) ? json_array_get(lt, i) : lt;
             if (!json_is_integer(e))
                 return FAIL(err, "layers_to_transform[%zu] is %s, want an integer", i,
-                            json_kind(e));
+                            ol_format_json_kind(e));
             json_int_t x = json_integer_value(e);
             if (x < 0 || x > INT32_MAX)
                 return FAIL(err, "layers_to_transform[%zu] = %lld is not a layer index", i,
@@ -353,7 +340,8 @@ static int check_targets(const ol_peft_config *c, ol_err *err) {
 }
 
 static int parse_root(ol_peft_config *c, const json_t *root, ol_err *err) {
-    if (!json_is_object(root)) return FAIL(err, "top level is %s, want an object", json_kind(root));
+    if (!json_is_object(root))
+        return FAIL(err, "top level is %s, want an object", ol_format_json_kind(root));
     int rc = check_unsupported(root, err);
     if (rc) return rc;
     const json_t *v;

@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include "format_internal.h"
+
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,33 +122,12 @@ static int prescan(const uint8_t *h, size_t n, ol_err *err) {
 }
 
 /* ---- JSON helpers ------------------------------------------------------------------------ */
-static const char *json_kind(const json_t *v) {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a real number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "unknown";
-}
-
 /* Non-negative JSON integer at v (field[i] names it in messages). */
 static int get_u64(const json_t *v, const char *tname, const char *field, size_t i, uint64_t *out,
                    ol_err *err) {
     if (!json_is_integer(v))
         return FAIL(err, "tensor '%s': %s[%zu] is %s, want a non-negative integer", tname, field, i,
-                    json_kind(v));
+                    ol_format_json_kind(v));
     json_int_t x = json_integer_value(v);
     if (x < 0)
         return FAIL(err, "tensor '%s': %s[%zu] = %lld is negative", tname, field, i, (long long)x);
@@ -165,7 +146,7 @@ static char *copy_str(char **cursor, const char *s) {
 /* ---- one tensor entry -------------------------------------------------------------------- */
 static int parse_dtype(const json_t *v, const char *name, ol_safetensors_tensor *t, ol_err *err) {
     if (!json_is_string(v))
-        return FAIL(err, "tensor '%s': dtype is %s, want a string", name, json_kind(v));
+        return FAIL(err, "tensor '%s': dtype is %s, want a string", name, ol_format_json_kind(v));
     const char *s = json_string_value(v);
     for (int d = 0; d < OL_SAFETENSORS_DTYPE_COUNT; d++)
         if (!strcmp(s, dtype_table[d].name)) {
@@ -177,7 +158,7 @@ static int parse_dtype(const json_t *v, const char *name, ol_safetensors_tensor 
 
 static int parse_shape(const json_t *v, const char *name, ol_safetensors_tensor *t, ol_err *err) {
     if (!json_is_array(v))
-        return FAIL(err, "tensor '%s': shape is %s, want an array", name, json_kind(v));
+        return FAIL(err, "tensor '%s': shape is %s, want an array", name, ol_format_json_kind(v));
     size_t n = json_array_size(v);
     if (n > OL_SAFETENSORS_MAX_DIMS)
         return FAIL(err, "tensor '%s': shape has %zu dimensions, more than %d", name, n,
@@ -195,8 +176,8 @@ static int parse_shape(const json_t *v, const char *name, ol_safetensors_tensor 
 static int parse_offsets(const json_t *v, const char *name, uint64_t *begin, uint64_t *end,
                          ol_err *err) {
     if (!json_is_array(v) || json_array_size(v) != 2)
-        return FAIL(err, "tensor '%s': data_offsets is %s%s, want [BEGIN, END]", name, json_kind(v),
-                    json_is_array(v) ? " of the wrong length" : "");
+        return FAIL(err, "tensor '%s': data_offsets is %s%s, want [BEGIN, END]", name,
+                    ol_format_json_kind(v), json_is_array(v) ? " of the wrong length" : "");
     int rc = get_u64(json_array_get(v, 0), name, "data_offsets", 0, begin, err);
     if (!rc) rc = get_u64(json_array_get(v, 1), name, "data_offsets", 1, end, err);
     if (rc) return rc;
@@ -231,7 +212,7 @@ static int compute_nbytes(const char *name, ol_safetensors_tensor *t, ol_err *er
 
 static int parse_entry(const char *name, const json_t *v, ol_safetensors_tensor *t, ol_err *err) {
     if (!json_is_object(v))
-        return FAIL(err, "tensor '%s': entry is %s, want an object", name, json_kind(v));
+        return FAIL(err, "tensor '%s': entry is %s, want an object", name, ol_format_json_kind(v));
     const json_t *dtype = NULL, *shape = NULL, *offs = NULL;
     const char *k;
     json_t *f;
@@ -265,7 +246,8 @@ static int parse_entry(const char *name, const json_t *v, ol_safetensors_tensor 
 
 static int parse_metadata(ol_safetensors *st, const json_t *m, char **cursor, ol_err *err) {
     if (json_is_null(m)) return 0;
-    if (!json_is_object(m)) return FAIL(err, "__metadata__ is %s, want an object", json_kind(m));
+    if (!json_is_object(m))
+        return FAIL(err, "__metadata__ is %s, want an object", ol_format_json_kind(m));
     st->n_meta = (int64_t)json_object_size(m);
     st->meta = calloc((size_t)(st->n_meta ? st->n_meta : 1), sizeof(ol_safetensors_kv));
     if (!st->meta) return ol_err_set(err, OL_ENOMEM, "safetensors: out of memory");
@@ -274,7 +256,8 @@ static int parse_metadata(ol_safetensors *st, const json_t *m, char **cursor, ol
     json_t *v;
     json_object_foreach((json_t *)m, k, v) {
         if (!json_is_string(v))
-            return FAIL(err, "__metadata__ '%.64s' is %s, want a string", k, json_kind(v));
+            return FAIL(err, "__metadata__ '%.64s' is %s, want a string", k,
+                        ol_format_json_kind(v));
         st->meta[i].key = copy_str(cursor, k);
         st->meta[i].value = copy_str(cursor, json_string_value(v));
         i++;
@@ -347,7 +330,8 @@ static int build_index(ol_safetensors *st, ol_err *err) {
 
 /* ---- parse ------------------------------------------------------------------------------- */
 static int parse_tree(ol_safetensors *st, json_t *root, ol_err *err) {
-    if (!json_is_object(root)) return FAIL(err, "header is %s, want an object", json_kind(root));
+    if (!json_is_object(root))
+        return FAIL(err, "header is %s, want an object", ol_format_json_kind(root));
     /* one allocation for every string; its size is bounded by the header size */
     size_t total = 1;
     const char *k;
@@ -438,37 +422,18 @@ ol_safetensors *ol_safetensors_open_memory(const void *data, size_t size, ol_err
 }
 
 ol_safetensors *ol_safetensors_open(const char *path, ol_err *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        ol_err_set(err, OL_EIO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        ol_err_set(err, OL_EIO, "%s: not a regular file", path);
-        return NULL;
-    }
-    size_t size = (size_t)st.st_size;
-    void *p = NULL;
-    if (size > 0) {
-        p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-        if (p == MAP_FAILED) {
-            close(fd);
-            ol_err_set(err, OL_EIO, "%s: mmap failed: %s", path, strerror(errno));
-            return NULL;
-        }
-    }
-    close(fd);
+    const void *p;
+    size_t size;
+    if (ol_file_map(path, &p, &size, err)) return NULL;
     ol_safetensors *s = calloc(1, sizeof(*s));
     if (!s) {
-        if (p) munmap(p, size);
+        ol_file_unmap(p, size);
         ol_err_set(err, OL_ENOMEM, "safetensors: out of memory");
         return NULL;
     }
-    s->base = p ? p : (const uint8_t *)"";
+    s->base = p;
     s->size = size;
-    s->mapped = p != NULL;
+    s->mapped = 1;
     return open_common(s, path, err);
 }
 
@@ -478,7 +443,7 @@ void ol_safetensors_close(ol_safetensors *st) {
     free(st->meta);
     free(st->strings);
     free(st->index);
-    if (st->mapped) munmap((void *)st->base, st->size);
+    if (st->mapped) ol_file_unmap(st->base, st->size);
     free(st);
 }
 
