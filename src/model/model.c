@@ -3,6 +3,8 @@
  * and FFN building blocks the architectures share. */
 #include "model_internal.h"
 
+#define LINEAR_MAX_FUSED 3 /* projections sharing one LoRA pass (Q, K, V) */
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,7 +317,7 @@ ol_model_ctx *ol_model_ctx_create(const ol_model *m, ol_cpu *cpu, int n_batch_ma
     c->aseqs = calloc(B, sizeof(ol_attn_seq));
     c->seq_next = calloc(B, sizeof(int32_t));
     c->lseg_cap = 4 * n_batch_max; /* up to 4 adapters mixed per token */
-    c->lseg = calloc((size_t)c->lseg_cap, sizeof(ol_lora_seg));
+    c->lseg = calloc((size_t)c->lseg_cap * LINEAR_MAX_FUSED, sizeof(ol_lora_seg));
     if (!c->lseg || !c->seq_next || !c->x || !c->h || !c->y || !c->q || !c->k || !c->v || !c->att ||
         !c->g || !c->u || !c->aseqs)
         goto nomem;
@@ -349,18 +351,32 @@ static void add_bias(float *y, const ol_tensor *b, int n_tok, int64_t n) {
     for (int t = 0; t < n_tok; t++) ol_cpu_add(y + (int64_t)t * n, b->data, n);
 }
 
+/* Up to LINEAR_MAX_FUSED projections of one input: base matmuls, then every projection's
+ * LoRA segments in one pass over the worker pool. */
+static void linear_n(ol_model_ctx *ctx, int il, int np, const ol_proj *p, const ol_tensor *const *w,
+                     const float *x, float *const *y, const int64_t *ld_out) {
+    const ol_batch *b = ctx->batch;
+    ol_lora_job jobs[LINEAR_MAX_FUSED];
+    int nj = 0, n = 0;
+    for (int i = 0; i < np; i++) {
+        ol_cpu_matmul(ctx->cpu, w[i], x, b->n_tokens, y[i], ld_out[i]);
+        const int first = n;
+        for (int k = 0; k < b->n_lora; k++) {
+            const ol_batch_lora *bl = &b->lora[k];
+            const ol_lora_mat *mt = &bl->w->mats[(size_t)il * OL_PROJ_COUNT + p[i]];
+            if (mt->r == 0 || bl->weight == 0.0f) continue;
+            ctx->lseg[n++] = (ol_lora_seg){bl->t0, bl->n, mt->r, mt->a, mt->bt, bl->weight};
+        }
+        if (n > first)
+            jobs[nj++] = (ol_lora_job){ctx->lseg + first, n - first, x,         w[i]->ne[0],
+                                       w[i]->ne[0],       y[i],      ld_out[i], w[i]->ne[1]};
+    }
+    if (nj > 0) ol_cpu_lora_jobs(ctx->cpu, jobs, nj);
+}
+
 void ol_model_linear(ol_model_ctx *ctx, int il, ol_proj p, const ol_tensor *w, const float *x,
                      float *y, int64_t ld_out) {
-    const ol_batch *b = ctx->batch;
-    ol_cpu_matmul(ctx->cpu, w, x, b->n_tokens, y, ld_out);
-    int n = 0;
-    for (int i = 0; i < b->n_lora; i++) {
-        const ol_batch_lora *bl = &b->lora[i];
-        const ol_lora_mat *mt = &bl->w->mats[(size_t)il * OL_PROJ_COUNT + p];
-        if (mt->r == 0 || bl->weight == 0.0f) continue;
-        ctx->lseg[n++] = (ol_lora_seg){bl->t0, bl->n, mt->r, mt->a, mt->bt, bl->weight};
-    }
-    if (n > 0) ol_cpu_lora(ctx->cpu, ctx->lseg, n, x, w->ne[0], w->ne[0], y, ld_out, w->ne[1]);
+    linear_n(ctx, il, 1, &p, &w, x, &y, &ld_out);
 }
 
 void ol_model_attn(ol_model_ctx *ctx, int il, const float *in, float *out) {
@@ -370,9 +386,13 @@ void ol_model_attn(ol_model_ctx *ctx, int il, const float *in, float *out) {
     const ol_batch *b = ctx->batch;
     const int T = b->n_tokens, D = hp->head_dim;
     const int64_t qd = (int64_t)hp->n_head * D, kvd = (int64_t)hp->n_head_kv * D;
-    ol_model_linear(ctx, il, OL_PROJ_Q, &w->wq, in, ctx->q, qd);
-    ol_model_linear(ctx, il, OL_PROJ_K, &w->wk, in, ctx->k, kvd);
-    ol_model_linear(ctx, il, OL_PROJ_V, &w->wv, in, ctx->v, kvd);
+    {
+        const ol_proj p[3] = {OL_PROJ_Q, OL_PROJ_K, OL_PROJ_V};
+        const ol_tensor *ws[3] = {&w->wq, &w->wk, &w->wv};
+        float *ys[3] = {ctx->q, ctx->k, ctx->v};
+        const int64_t ld[3] = {qd, kvd, kvd};
+        linear_n(ctx, il, 3, p, ws, in, ys, ld);
+    }
     add_bias(ctx->q, &w->bq, T, qd);
     add_bias(ctx->k, &w->bk, T, kvd);
     add_bias(ctx->v, &w->bv, T, kvd);
@@ -431,8 +451,13 @@ void ol_model_ffn(ol_model_ctx *ctx, int il, const float *in, float *out, int ge
     const ol_layer_w *w = &ctx->m->layers[il];
     const int T = ctx->batch->n_tokens;
     const int64_t F = hp->n_ff;
-    ol_model_linear(ctx, il, OL_PROJ_GATE, &w->w_gate, in, ctx->g, F);
-    ol_model_linear(ctx, il, OL_PROJ_UP, &w->w_up, in, ctx->u, F);
+    {
+        const ol_proj p[2] = {OL_PROJ_GATE, OL_PROJ_UP};
+        const ol_tensor *ws[2] = {&w->w_gate, &w->w_up};
+        float *ys[2] = {ctx->g, ctx->u};
+        const int64_t ld[2] = {F, F};
+        linear_n(ctx, il, 2, p, ws, in, ys, ld);
+    }
     if (gelu)
         ol_cpu_gelu_mul(ctx->g, ctx->u, (int64_t)T * F);
     else

@@ -1,8 +1,9 @@
 /* backend/cpu/lora.c: LoRA segment kernels (shrink x·Aᵀ to rank r, expand by Btᵀ) for a
- * ragged batch. The _ref version defines the result; the default one vectorizes both steps
- * and fans segments' tokens out over the worker pool. */
+ * ragged batch. The _ref version defines the result; the AVX2 block kernel lives here, the
+ * AVX-512 one in lora_avx512.c; ol_cpu_lora_jobs fans the tokens of several projections'
+ * segments out over the worker pool in one run. */
 #include "cpu.h"
-#include "ops.h"
+#include "lora_internal.h"
 
 #include <immintrin.h>
 
@@ -35,7 +36,12 @@ static inline float hsum256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-#define LORA_TB 4 /* tokens sharing each load of A and Bt */
+void ol_lora_block_ref(const ol_lora_seg *g, const float *x, int64_t ldx, int nt, int64_t n_in,
+                       float *y, int64_t ldy, int64_t n_out) {
+    ol_lora_seg one = *g;
+    one.t0 = 0, one.n = nt;
+    ol_cpu_lora_ref(&one, 1, x, ldx, n_in, y, ldy, n_out);
+}
 
 /* h[j][k] = scale · a_k · x_j for nt <= LORA_TB tokens (rows of x, stride ldx), k < r. Each
  * token's sum uses the same operations whatever nt is, so results do not depend on how
@@ -95,18 +101,22 @@ static void expand(const ol_lora_seg *g, float h[][OL_LORA_MAX_RANK], int nt, in
         }
 }
 
+void ol_lora_block_avx2(const ol_lora_seg *g, const float *x, int64_t ldx, int nt, int64_t n_in,
+                        float *y, int64_t ldy, int64_t n_out) {
+    float h[LORA_TB][OL_LORA_MAX_RANK];
+    shrink(g, x, ldx, nt, n_in, h);
+    expand(g, h, nt, n_out, y, ldy);
+}
+
 typedef struct {
-    const ol_lora_seg *segs;
-    int n_segs;
-    const float *x;
-    int64_t ldx, n_in;
-    float *y;
-    int64_t ldy, n_out;
+    const ol_lora_job *jobs;
+    int n_jobs;
+    ol_lora_block_fn block;
     int32_t t_lo, t_hi; /* tokens covered by any segment */
 } lora_task;
 
 /* Threads split the batch's tokens (rows of y): each thread applies, for its rows, every
- * segment in segment order, LORA_TB tokens at a time. So every output element is written by
+ * job's segments in order, LORA_TB tokens at a time. So every output element is written by
  * one thread in a fixed order (results do not depend on the thread count), and with many
  * adapters each thread reads only the adapters of its own tokens. */
 static void lora_worker(void *ctx, int ith, int nth) {
@@ -114,30 +124,51 @@ static void lora_worker(void *ctx, int ith, int nth) {
     int64_t r0, r1;
     ol_split_range(t->t_hi - t->t_lo, 1, ith, nth, &r0, &r1);
     r0 += t->t_lo, r1 += t->t_lo;
-    float h[LORA_TB][OL_LORA_MAX_RANK];
-    for (int s = 0; s < t->n_segs; s++) {
-        const ol_lora_seg *g = &t->segs[s];
-        int64_t b = g->t0 > r0 ? g->t0 : r0, e = g->t0 + g->n < r1 ? g->t0 + g->n : r1;
-        for (int64_t tok = b; tok < e; tok += LORA_TB) {
-            const int nt = (int)(e - tok < LORA_TB ? e - tok : LORA_TB);
-            shrink(g, t->x + tok * t->ldx, t->ldx, nt, t->n_in, h);
-            expand(g, h, nt, t->n_out, t->y + tok * t->ldy, t->ldy);
+    for (int jb = 0; jb < t->n_jobs; jb++) {
+        const ol_lora_job *J = &t->jobs[jb];
+        for (int s = 0; s < J->n_segs; s++) {
+            const ol_lora_seg *g = &J->segs[s];
+            int64_t b = g->t0 > r0 ? g->t0 : r0, e = g->t0 + g->n < r1 ? g->t0 + g->n : r1;
+            for (int64_t tok = b; tok < e; tok += LORA_TB) {
+                const int nt = (int)(e - tok < LORA_TB ? e - tok : LORA_TB);
+                t->block(g, J->x + tok * J->ldx, J->ldx, nt, J->n_in, J->y + tok * J->ldy, J->ldy,
+                         J->n_out);
+            }
         }
     }
 }
 
-void ol_cpu_lora(ol_cpu *cpu, const ol_lora_seg *segs, int n_segs, const float *x, int64_t ldx,
-                 int64_t n_in, float *y, int64_t ldy, int64_t n_out) {
-    if (n_segs <= 0) return;
-    int32_t lo = INT32_MAX, hi = 0;
-    for (int s = 0; s < n_segs; s++) {
-        lo = segs[s].t0 < lo ? segs[s].t0 : lo;
-        hi = segs[s].t0 + segs[s].n > hi ? segs[s].t0 + segs[s].n : hi;
+static ol_lora_block_fn block_for(ol_cpu_tier tier) {
+    switch (tier) {
+    case OL_CPU_TIER_REF:
+        return ol_lora_block_ref;
+    case OL_CPU_TIER_AVX2:
+        return ol_lora_block_avx2;
+    default:
+        return ol_lora_block_avx512;
     }
-    lora_task t = {segs, n_segs, x, ldx, n_in, y, ldy, n_out, lo, hi};
+}
+
+void ol_cpu_lora_jobs(ol_cpu *cpu, const ol_lora_job *jobs, int n_jobs) {
+    int32_t lo = INT32_MAX, hi = 0;
+    for (int j = 0; j < n_jobs; j++)
+        for (int s = 0; s < jobs[j].n_segs; s++) {
+            const ol_lora_seg *g = &jobs[j].segs[s];
+            lo = g->t0 < lo ? g->t0 : lo;
+            hi = g->t0 + g->n > hi ? g->t0 + g->n : hi;
+        }
+    if (hi <= lo) return;
+    lora_task t = {jobs, n_jobs, block_for(cpu ? ol_cpu_tier_of(cpu) : ol_cpu_best_tier()), lo, hi};
     ol_pool *pool = cpu ? ol_cpu_pool(cpu) : NULL;
     if (pool && hi - lo >= 2)
         ol_pool_run(pool, lora_worker, &t);
     else
         lora_worker(&t, 0, 1);
+}
+
+void ol_cpu_lora(ol_cpu *cpu, const ol_lora_seg *segs, int n_segs, const float *x, int64_t ldx,
+                 int64_t n_in, float *y, int64_t ldy, int64_t n_out) {
+    if (n_segs <= 0) return;
+    const ol_lora_job j = {segs, n_segs, x, ldx, n_in, y, ldy, n_out};
+    ol_cpu_lora_jobs(cpu, &j, 1);
 }

@@ -76,6 +76,17 @@ typedef struct ol_lora_seg {
 
 void ol_cpu_lora(ol_cpu *cpu, const ol_lora_seg *segs, int n_segs, const float *x, int64_t ldx,
                  int64_t n_in, float *y, int64_t ldy, int64_t n_out);
+/* Several projections' segments in one pass over the worker pool (e.g. Q, K and V of one
+ * layer): each job is one ol_cpu_lora call's arguments. */
+typedef struct ol_lora_job {
+    const ol_lora_seg *segs;
+    int n_segs;
+    const float *x;
+    int64_t ldx, n_in;
+    float *y;
+    int64_t ldy, n_out;
+} ol_lora_job;
+void ol_cpu_lora_jobs(ol_cpu *cpu, const ol_lora_job *jobs, int n_jobs);
 /* The scalar reference that defines the result. */
 void ol_cpu_lora_ref(const ol_lora_seg *segs, int n_segs, const float *x, int64_t ldx, int64_t n_in,
                      float *y, int64_t ldy, int64_t n_out);

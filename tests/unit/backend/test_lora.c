@@ -2,7 +2,8 @@
  * scalar _ref and against a plain double-precision evaluation of y += w·s·B(Ax): ragged
  * segments, overlapping segments (mixes), ranks 1..64 in one call, widths that are not a
  * multiple of the vector length, 1 and 2 threads (results must not depend on the thread
- * count). */
+ * count), every kernel tier this CPU has; and several projections in one ol_cpu_lora_jobs
+ * call equal to separate calls. */
 #include "backend/cpu/cpu.h"
 #include "backend/cpu/ops.h"
 #include "test.h"
@@ -44,36 +45,62 @@ int main(void) {
         memcpy(y1, y0, sizeof(float) * (size_t)T * n_out);
         memcpy(y2, y0, sizeof(float) * (size_t)T * n_out);
         ol_cpu_lora_ref(segs, ns, x, n_in, n_in, yr, n_out, n_out);
-        ol_cpu *c1 = ol_cpu_create(1, OL_CPU_TIER_COUNT, &err),
-               *c2 = ol_cpu_create(2, OL_CPU_TIER_COUNT, &err);
-        ol_cpu_lora(c1, segs, ns, x, n_in, n_in, y1, n_out, n_out);
-        ol_cpu_lora(c2, segs, ns, x, n_in, n_in, y2, n_out, n_out);
-        double worst_ref = 0, worst_exact = 0;
-        int thread_diff = 0;
-        for (int t = 0; t < T; t++)
-            for (int o = 0; o < n_out; o++) {
-                double e = y0[(size_t)t * n_out + o];
-                for (int s = 0; s < ns; s++) {
-                    if (t < segs[s].t0 || t >= segs[s].t0 + segs[s].n) continue;
-                    for (int k = 0; k < segs[s].r; k++) {
-                        double h = 0;
-                        for (int i = 0; i < n_in; i++)
-                            h += (double)segs[s].a[(size_t)k * n_in + i] * x[(size_t)t * n_in + i];
-                        e += segs[s].scale * h * segs[s].bt[(size_t)k * n_out + o];
-                    }
-                }
-                size_t j = (size_t)t * n_out + o;
-                worst_ref = fmax(worst_ref, fabs(y1[j] - yr[j]));
-                worst_exact = fmax(worst_exact, fabs(y1[j] - e));
-                thread_diff += y1[j] != y2[j];
+        for (int tier = 0; tier < OL_CPU_TIER_COUNT; tier++) {
+            ol_cpu *c1 = ol_cpu_create(1, (ol_cpu_tier)tier, &err),
+                   *c2 = ol_cpu_create(2, (ol_cpu_tier)tier, &err);
+            if (!c1 || !c2) { /* tier not available here */
+                ol_cpu_destroy(c1), ol_cpu_destroy(c2);
+                continue;
             }
-        printf("lora %dx%d: |fast - ref| %.2e, |fast - exact| %.2e\n", n_in, n_out, worst_ref,
-               worst_exact);
-        CHECK_NEAR(worst_ref, 0, 1e-4);
-        CHECK_NEAR(worst_exact, 0, 1e-4);
-        CHECK_EQ_INT(thread_diff, 0);
-        ol_cpu_destroy(c1);
-        ol_cpu_destroy(c2);
+            memcpy(y1, y0, sizeof(float) * (size_t)T * n_out);
+            memcpy(y2, y0, sizeof(float) * (size_t)T * n_out);
+            ol_cpu_lora(c1, segs, ns, x, n_in, n_in, y1, n_out, n_out);
+            ol_cpu_lora(c2, segs, ns, x, n_in, n_in, y2, n_out, n_out);
+            double worst_ref = 0, worst_exact = 0;
+            int thread_diff = 0;
+            for (int t = 0; t < T; t++)
+                for (int o = 0; o < n_out; o++) {
+                    double e = y0[(size_t)t * n_out + o];
+                    for (int s = 0; s < ns; s++) {
+                        if (t < segs[s].t0 || t >= segs[s].t0 + segs[s].n) continue;
+                        for (int k = 0; k < segs[s].r; k++) {
+                            double h = 0;
+                            for (int i = 0; i < n_in; i++)
+                                h += (double)segs[s].a[(size_t)k * n_in + i] *
+                                     x[(size_t)t * n_in + i];
+                            e += segs[s].scale * h * segs[s].bt[(size_t)k * n_out + o];
+                        }
+                    }
+                    size_t j = (size_t)t * n_out + o;
+                    worst_ref = fmax(worst_ref, fabs(y1[j] - yr[j]));
+                    worst_exact = fmax(worst_exact, fabs(y1[j] - e));
+                    thread_diff += y1[j] != y2[j];
+                }
+            printf("lora %s %dx%d: |fast - ref| %.2e, |fast - exact| %.2e\n",
+                   ol_cpu_tier_name((ol_cpu_tier)tier), n_in, n_out, worst_ref, worst_exact);
+            CHECK_NEAR(worst_ref, 0, 1e-4);
+            CHECK_NEAR(worst_exact, 0, 1e-4);
+            CHECK_EQ_INT(thread_diff, 0);
+
+            /* jobs: the segments split over two outputs (first three / last three) in one
+             * call give the same bits as two separate calls */
+            float *ya = malloc(sizeof(float) * (size_t)T * n_out),
+                  *yb = malloc(sizeof(float) * (size_t)T * n_out);
+            memcpy(ya, y0, sizeof(float) * (size_t)T * n_out);
+            memcpy(yb, y0, sizeof(float) * (size_t)T * n_out);
+            const ol_lora_job jobs[2] = {{segs, 3, x, n_in, n_in, ya, n_out, n_out},
+                                         {segs + 3, ns - 3, x, n_in, n_in, yb, n_out, n_out}};
+            ol_cpu_lora_jobs(c2, jobs, 2);
+            memcpy(y1, y0, sizeof(float) * (size_t)T * n_out);
+            memcpy(y2, y0, sizeof(float) * (size_t)T * n_out);
+            ol_cpu_lora(c1, segs, 3, x, n_in, n_in, y1, n_out, n_out);
+            ol_cpu_lora(c1, segs + 3, ns - 3, x, n_in, n_in, y2, n_out, n_out);
+            CHECK(memcmp(ya, y1, sizeof(float) * (size_t)T * n_out) == 0);
+            CHECK(memcmp(yb, y2, sizeof(float) * (size_t)T * n_out) == 0);
+            free(ya), free(yb);
+            ol_cpu_destroy(c1);
+            ol_cpu_destroy(c2);
+        }
         for (int k = 0; k < 5; k++) free(a[k]), free(bt[k]);
         free(x), free(y0), free(yr), free(y1), free(y2);
     }
