@@ -14,6 +14,11 @@ int ol_cli_generate(int argc, char **argv);
 int ol_cli_bench(int argc, char **argv);
 int ol_cli_model(int argc, char **argv);
 int ol_cli_adapter(int argc, char **argv);
+/* generate --batch-file (batch_cmd.c) */
+typedef struct ol_sampling_params ol_sampling_params;
+int ol_cli_generate_batch(const char *model_path, const char *file, int threads, long n_predict,
+                          const ol_sampling_params *sp, const char *const *stops, int n_stops,
+                          bool ignore_eos);
 
 /* "PATH" or "PATH:WEIGHT" (WEIGHT a finite number in [-100, 100]); a colon followed by
  * something that is not a number stays part of the path. Prints an error and returns -1. */

@@ -16,11 +16,16 @@ static void usage(FILE *f) {
     fprintf(
         f,
         "usage: openlora generate [-m MODEL] -p PROMPT [options]\n"
+        "       openlora generate [-m MODEL] --batch-file FILE [options]\n"
         "\n"
         "  -m, --model PATH        GGUF model (default: $OPENLORA_MODEL or the cached Gemma 3 "
         "270M)\n"
         "  -p, --prompt TEXT       the prompt (special tokens like <start_of_turn> are parsed)\n"
         "  -f, --file PATH         read the prompt from a file\n"
+        "  --batch-file FILE       run many requests concurrently through the engine: JSON\n"
+        "                          Lines {\"prompt\": ..., \"adapters\": [\"PATH[:W]\"...],\n"
+        "                          \"max_tokens\": N, \"temperature\": T, \"seed\": S}; prints\n"
+        "                          each result in order and the aggregate throughput\n"
         "  -n, --n-predict N       tokens to generate (default 128)\n"
         "  -c, --ctx-size N        context size in tokens (default: prompt + n); prompt + n\n"
         "                          must fit it, and it must fit the model's training context\n"
@@ -42,7 +47,7 @@ static void usage(FILE *f) {
 }
 
 typedef struct {
-    const char *model, *prompt, *prompt_file;
+    const char *model, *prompt, *prompt_file, *batch_file;
     long n_predict, n_ctx, threads, n_batch, repeat_last_n;
     ol_sampling_params sp;
     const char *stops[MAX_STOPS];
@@ -83,6 +88,8 @@ static int parse(int argc, char **argv, gen_opts *o) {
             o->prompt = v;
         } else if ((v = ol_cli_opt(argc, argv, &i, "-f", "--file", &bad))) {
             o->prompt_file = v;
+        } else if ((v = ol_cli_opt(argc, argv, &i, NULL, "--batch-file", &bad))) {
+            o->batch_file = v;
         } else if ((v = ol_cli_opt(argc, argv, &i, "-n", "--n-predict", &bad))) {
             bad = ol_cli_parse_int("--n-predict", v, 0, 1 << 20, &o->n_predict) != 0;
         } else if ((v = ol_cli_opt(argc, argv, &i, "-c", "--ctx-size", &bad))) {
@@ -147,8 +154,13 @@ static int parse(int argc, char **argv, gen_opts *o) {
         }
     }
     if (bad) return -1;
-    if (!o->prompt == !o->prompt_file) {
-        fprintf(stderr, "openlora: generate: give exactly one of -p PROMPT or -f FILE\n");
+    if ((o->prompt != NULL) + (o->prompt_file != NULL) + (o->batch_file != NULL) != 1) {
+        fprintf(stderr, "openlora: generate: give exactly one of -p PROMPT, -f FILE or "
+                        "--batch-file FILE\n");
+        return -1;
+    }
+    if (o->batch_file && o->n_adapters) {
+        fprintf(stderr, "openlora: generate: with --batch-file, adapters go in the file\n");
         return -1;
     }
     ol_err err;
@@ -170,6 +182,10 @@ int ol_cli_generate(int argc, char **argv) {
     if (prc) return prc > 0 ? 0 : 2;
     char path[4096];
     if (ol_cli_model_path(o.model, path, sizeof(path))) return 1;
+    if (o.batch_file)
+        return ol_cli_generate_batch(path, o.batch_file, (int)o.threads,
+                                     o.n_predict > 0 ? o.n_predict : 1, &o.sp, o.stops,
+                                     o.n_stops, o.ignore_eos);
     char *file_text = NULL;
     size_t prompt_len;
     ol_err err;
