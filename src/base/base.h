@@ -20,7 +20,9 @@
     X(ERANGE, -5, "value out of range")                                                            \
     X(ENOTSUP, -6, "not supported")                                                                \
     X(ENOENT, -7, "not found")                                                                     \
-    X(EFULL, -8, "capacity exhausted")
+    X(EFULL, -8, "capacity exhausted")                                                             \
+    X(EAGAIN, -9, "not ready yet, try again")                                                      \
+    X(ECANCELED, -10, "cancelled")
 
 enum {
 #define X(name, val, str) OL_##name = val,
