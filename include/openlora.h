@@ -20,12 +20,12 @@ typedef struct ol_engine ol_engine;
 /* ---- engine ------------------------------------------------------------------------------ */
 
 typedef struct ol_engine_params {
-    const char *model_path; /* GGUF base model (required) */
-    int n_threads;          /* kernel worker threads; 0 = physical cores */
-    size_t kv_budget_bytes; /* KV pool; default 256 MiB (F16 K/V, 16-token blocks) */
-    int kv_block_size;      /* tokens per KV block; default 16 */
-    bool prefix_cache;      /* reuse KV of identical prompt prefixes (same adapter set and
-                               versions); default true */
+    const char *model_path;     /* GGUF base model (required) */
+    int n_threads;              /* kernel worker threads; 0 = physical cores */
+    size_t kv_budget_bytes;     /* KV pool; default 256 MiB (F16 K/V, 16-token blocks) */
+    int kv_block_size;          /* tokens per KV block; default 16 */
+    bool prefix_cache;          /* reuse KV of identical prompt prefixes (same adapter set and
+                                   versions); default true */
     size_t adapter_cache_bytes; /* host bytes for resident adapter weights; default 1 GiB */
     int n_adapter_loaders;      /* loader threads; default 2 */
     int adapter_policy;         /* ol_adapter_policy (adapters/adapters.h); default LRU */
@@ -35,6 +35,9 @@ typedef struct ol_engine_params {
     int max_context;            /* prompt + max_tokens per request; default: the model's
                                    training context, capped at 8192 */
     int starvation_steps;       /* fairness: see ol_engine_submit; default 256 */
+    bool serialize_adapters;    /* baseline for benchmarks: run one adapter set at a time (what
+                                   llama.cpp's server does): requests of other sets wait until
+                                   the running set drains; default false */
     bool manual_step;           /* no engine thread: the caller drives ol_engine_step (tests,
                                    single-threaded tools); default false */
 } ol_engine_params;
@@ -109,8 +112,8 @@ typedef struct ol_request_result {
     uint64_t adapter_versions[OL_MAX_ADAPTERS_PER_REQUEST];
     const char *text_tail; /* text released at the end (held-back bytes); borrowed */
     size_t text_tail_len;
-    int err_code;       /* OL_FINISH_ERROR: the OL_E* code */
-    char err_msg[512];  /* OL_FINISH_ERROR: why */
+    int err_code;      /* OL_FINISH_ERROR: the OL_E* code */
+    char err_msg[512]; /* OL_FINISH_ERROR: why */
 } ol_request_result;
 
 typedef struct ol_request_params {
@@ -178,8 +181,8 @@ typedef struct ol_engine_stats {
     /* adapter cache */
     int64_t adapters_registered, adapters_resident, adapters_pinned, adapters_loading;
     size_t adapter_bytes_resident, adapter_bytes_budget, adapter_bytes_peak, registry_bytes;
-    int64_t adapter_hits, adapter_misses, adapter_loads, adapter_load_failures,
-        adapter_evictions, adapter_prefetches;
+    int64_t adapter_hits, adapter_misses, adapter_loads, adapter_load_failures, adapter_evictions,
+        adapter_prefetches;
     int64_t adapter_load_ns_total;
 } ol_engine_stats;
 void ol_engine_stats_get(ol_engine *e, ol_engine_stats *s);

@@ -36,14 +36,14 @@ const ol_adapter_module *ol_adapter_module_at(const ol_adapter *a, int i);
 
 /* ==== registry and host cache ===============================================================
  * The registry maps a name to its current version: source + metadata, a few hundred bytes
- * (<= 2 KB) while not resident. A version's weights are loaded just in time, by loader threads,
- * into a host cache bounded by a byte budget (the sum of ol_adapter_bytes of resident
- * versions never exceeds it). Loading is single-flight: however many callers ask for one cold
- * version, one load runs and all get its result. A pinned version (used by a running request)
- * is never evicted; eviction picks among the unpinned resident versions by the configured
- * policy. Re-registering a name creates a new version (versions are unique across the whole
- * cache: one global counter); the old version stays usable by whoever holds a reference and is
- * freed when the last one goes.
+ * (<= 2 KB unless source and metadata are both near their maximum sizes) while not resident.
+ * A version's weights are loaded just in time, by loader threads, into a host cache bounded by
+ * a byte budget (the sum of ol_adapter_bytes of resident versions never exceeds it). Loading is
+ * single-flight: however many callers ask for one cold version, one load runs and all get its
+ * result. A pinned version (used by a running request) is never evicted; eviction picks among
+ * the unpinned resident versions by the configured policy. Re-registering a name creates a new
+ * version (versions are unique across the whole cache: one global counter); the old version
+ * stays usable by whoever holds a reference and is freed when the last one goes.
  *
  * Thread safety: every function may be called from any thread (one mutex inside); loads run on
  * the cache's own loader threads, never under the mutex. */
@@ -52,32 +52,32 @@ const ol_adapter_module *ol_adapter_module_at(const ol_adapter *a, int i);
  * a source string into a local path that ol_adapter_load can read (a directory or a .gguf),
  * possibly by downloading it. */
 typedef struct ol_adapter_fetch {
-    char path[4096];      /* local PEFT directory or .gguf file to load */
-    bool remove_after;    /* the path is a temporary copy: delete it (recursively) after load */
+    char path[4096];   /* local PEFT directory or .gguf file to load */
+    bool remove_after; /* the path is a temporary copy: delete it (recursively) after load */
 } ol_adapter_fetch;
 typedef struct ol_adapter_source_vt {
-    const char *name;                              /* "dir", "http" */
-    bool (*claims)(const char *source);            /* true if this source handles the string */
+    const char *name;                   /* "dir", "http" */
+    bool (*claims)(const char *source); /* true if this source handles the string */
     /* Fetch source (expected_sha256: 64 lowercase hex chars or NULL = no pinning). 0 or a
      * negative OL_E* with err filled; never leaves a half-written file at out->path. */
-    int (*fetch)(void *ctx, const char *source, const char *expected_sha256,
-                 ol_adapter_fetch *out, ol_err *err);
+    int (*fetch)(void *ctx, const char *source, const char *expected_sha256, ol_adapter_fetch *out,
+                 ol_err *err);
     void *ctx;
 } ol_adapter_source_vt;
 
 typedef enum ol_adapter_policy {
-    OL_ADAPTER_POLICY_LRU,  /* least recently used */
-    OL_ADAPTER_POLICY_LFU,  /* least frequently used, with aging (counts halve periodically) */
+    OL_ADAPTER_POLICY_LRU, /* least recently used */
+    OL_ADAPTER_POLICY_LFU, /* least frequently used, with aging (counts halve periodically) */
     OL_ADAPTER_POLICY_COUNT
 } ol_adapter_policy;
 const char *ol_adapter_policy_name(ol_adapter_policy p);
 
 typedef struct ol_adapter_cache_config {
-    size_t budget_bytes;      /* host bytes for resident weights; > 0 */
+    size_t budget_bytes;      /* host bytes for resident weights; > 0 (default 1 GiB) */
     int n_loaders;            /* loader threads, 1..64 (default 2) */
     ol_adapter_policy policy; /* default LRU (see bench/traffic for the measurement) */
     /* http(s) sources */
-    long http_timeout_ms;        /* whole transfer; default 30000 */
+    long http_timeout_ms;         /* whole transfer; default 30000 */
     long http_connect_timeout_ms; /* default 5000 */
     size_t http_max_bytes;        /* largest download accepted; default 512 MiB */
     const char *tmp_dir;          /* for downloads; default $TMPDIR or /tmp */
@@ -104,9 +104,9 @@ void ol_adapter_cache_destroy(ol_adapter_cache *c);
 /* Add a source (tried before the built-in ones); vt copied. */
 int ol_adapter_cache_add_source(ol_adapter_cache *c, const ol_adapter_source_vt *vt, ol_err *err);
 
-#define OL_ADAPTER_NAME_MAX 64   /* bytes, without NUL: [A-Za-z0-9._-], not starting with '.' */
+#define OL_ADAPTER_NAME_MAX   64 /* bytes, without NUL: [A-Za-z0-9._-], not starting with '.' */
 #define OL_ADAPTER_SOURCE_MAX 1024
-#define OL_ADAPTER_META_MAX 1024 /* opaque metadata (JSON text) kept with the version */
+#define OL_ADAPTER_META_MAX   1024 /* opaque metadata (JSON text) kept with the version */
 
 /* Register name -> source as a new version (replacing the current version of that name, if
  * any). Nothing is loaded now; the source is only checked for form (a source claims it). meta
@@ -139,9 +139,18 @@ const char *ol_adapter_entry_meta(const ol_adapter_entry *e); /* "" when none */
  *                 checksum, HTTP status, timeout, bad adapter, larger than the whole budget).
  *                 The failure is reported once to every caller that was waiting for that load;
  *                 the next pin after that starts a fresh attempt.
- * A load waits (stays queued) while the budget is full of pinned versions. */
+ * Waiters are counted as the OL_EAGAIN answers given while the load was queued or running, but
+ * at most one per unpinned reference to e that callers hold when it finishes: each waiting
+ * request should hold its own reference (from lookup or retain); asking again before
+ * on_load_done fires is harmless.
+ * A load waits (stays queued) while the budget is full of pinned versions. While a load's
+ * weights wait for room (they are not counted as resident yet), up to n_loaders adapters may
+ * be in memory outside the budget. */
 int ol_adapter_cache_pin(ol_adapter_cache *c, ol_adapter_entry *e, const ol_adapter **out,
                          ol_err *err);
+/* True while e's load is queued or running: a caller that got OL_EAGAIN can poll this (no
+ * counting, no waiter registered) and call pin again once it turns false. */
+bool ol_adapter_cache_is_loading(ol_adapter_cache *c, const ol_adapter_entry *e);
 void ol_adapter_cache_unpin(ol_adapter_cache *c, ol_adapter_entry *e);
 /* A queued request will need e soon: load it if there is room without evicting anything
  * pinned or more recently used (never counted as a miss; at most one prefetch in flight per
@@ -149,8 +158,8 @@ void ol_adapter_cache_unpin(ol_adapter_cache *c, ol_adapter_entry *e);
 void ol_adapter_cache_prefetch(ol_adapter_cache *c, ol_adapter_entry *e);
 
 typedef struct ol_adapter_cache_stats {
-    int64_t n_registered, n_versions_live; /* names; versions not yet freed */
-    int64_t n_resident, n_pinned, n_loading;
+    int64_t n_registered, n_versions_live;   /* names; versions not yet freed */
+    int64_t n_resident, n_pinned, n_loading; /* n_loading: queued or being loaded */
     size_t resident_bytes, budget_bytes, peak_resident_bytes;
     size_t registry_bytes; /* memory of the registry itself (entries, strings) */
     int64_t hits, misses, loads, load_failures, evictions, prefetches;

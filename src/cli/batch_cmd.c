@@ -117,8 +117,8 @@ static int parse_line(const char *file, int ln, const char *line, job *j, batch 
     json_t *v;
     if ((v = json_object_get(o, "max_tokens"))) {
         if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1 << 20) {
-            fprintf(stderr, "openlora: %s:%d: \"max_tokens\" must be an integer 1..1048576\n",
-                    file, ln);
+            fprintf(stderr, "openlora: %s:%d: \"max_tokens\" must be an integer 1..1048576\n", file,
+                    ln);
             goto done;
         }
         j->max_tokens = (int)json_integer_value(v);
@@ -132,8 +132,7 @@ static int parse_line(const char *file, int ln, const char *line, job *j, batch 
     }
     if ((v = json_object_get(o, "seed"))) {
         if (!json_is_integer(v) || json_integer_value(v) < 0) {
-            fprintf(stderr, "openlora: %s:%d: \"seed\" must be a non-negative integer\n", file,
-                    ln);
+            fprintf(stderr, "openlora: %s:%d: \"seed\" must be a non-negative integer\n", file, ln);
             goto done;
         }
         j->sp.seed = (uint64_t)json_integer_value(v);
@@ -252,8 +251,8 @@ int ol_cli_generate_batch(const char *model_path, const char *file, int threads,
         printf("=== request %d", i + 1);
         for (int a = 0; a < j->n_ad; a++)
             printf("%s%s:%g", a ? " + " : " [", b.paths[atoi(j->ad[a].name + 1)], j->ad[a].weight);
-        printf("%s: %d prompt + %d generated tokens, %s ===\n", j->n_ad ? "]" : "",
-               j->res.n_prompt, j->res.n_generated, ol_finish_name(j->res.finish));
+        printf("%s: %d prompt + %d generated tokens, %s ===\n", j->n_ad ? "]" : "", j->res.n_prompt,
+               j->res.n_generated, ol_finish_name(j->res.finish));
         if (j->res.finish == OL_FINISH_ERROR) {
             printf("error: %s\n", j->res.err_msg);
             n_failed++;

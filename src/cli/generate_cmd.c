@@ -184,8 +184,8 @@ int ol_cli_generate(int argc, char **argv) {
     if (ol_cli_model_path(o.model, path, sizeof(path))) return 1;
     if (o.batch_file)
         return ol_cli_generate_batch(path, o.batch_file, (int)o.threads,
-                                     o.n_predict > 0 ? o.n_predict : 1, &o.sp, o.stops,
-                                     o.n_stops, o.ignore_eos);
+                                     o.n_predict > 0 ? o.n_predict : 1, &o.sp, o.stops, o.n_stops,
+                                     o.ignore_eos);
     char *file_text = NULL;
     size_t prompt_len;
     ol_err err;

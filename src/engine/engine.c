@@ -197,8 +197,8 @@ ol_engine *ol_engine_create(const ol_engine_params *p, ol_err *err) {
     e->logits = malloc(S * (size_t)e->n_vocab * sizeof(float));
     e->text_cap = e->tok ? OL_DETOK_CAP(e->tok) : 64;
     e->text = malloc(e->text_cap);
-    if (!e->b_tok || !e->b_pos || !e->b_seq || !e->b_want || !e->b_seqs || !e->b_lora ||
-        !e->ents || !e->logits || !e->text) {
+    if (!e->b_tok || !e->b_pos || !e->b_seq || !e->b_want || !e->b_seqs || !e->b_lora || !e->ents ||
+        !e->logits || !e->text) {
         ol_err_set(err, OL_ENOMEM, "engine: out of memory for batch buffers");
         goto fail;
     }
@@ -392,14 +392,15 @@ int ol_engine_submit(ol_engine *e, const ol_request_params *p, uint64_t *id_out,
         const ol_adapter_weight *aw = &p->adapters[i];
         if (!aw->name || !(aw->weight == aw->weight) || aw->weight > 100.0f ||
             aw->weight < -100.0f) {
-            rc = ol_err_set(err, OL_EINVAL, "request: adapter %d: missing name or weight "
-                                            "outside -100..100", i);
+            rc = ol_err_set(err, OL_EINVAL,
+                            "request: adapter %d: missing name or weight "
+                            "outside -100..100",
+                            i);
             goto fail;
         }
         r->ent[i] = ol_adapter_cache_lookup(e->cache, aw->name);
         if (!r->ent[i]) {
-            rc = ol_err_set(err, OL_ENOENT, "request: adapter '%.64s' is not registered",
-                            aw->name);
+            rc = ol_err_set(err, OL_ENOENT, "request: adapter '%.64s' is not registered", aw->name);
             goto fail;
         }
         r->w[i] = aw->weight;

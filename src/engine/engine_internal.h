@@ -35,8 +35,8 @@ struct req {
     const ol_adapter *ad[OL_MAX_ADAPTERS_PER_REQUEST];
     float w[OL_MAX_ADAPTERS_PER_REQUEST];
     bool pinned, loading;
-    bool in_step; /* has tokens in the step being built */
-    uint64_t set_key; /* prefix-cache context key: versions and weights */
+    bool in_step;       /* has tokens in the step being built */
+    uint64_t set_key;   /* prefix-cache context key: versions and weights */
     int64_t wait_steps; /* steps spent waiting since submit or preemption */
     int n_cached, n_preempted;
     uint64_t t_submit, t_admit, t_first;
@@ -53,9 +53,9 @@ typedef struct rlist {
 /* One sequence's share of a step. */
 typedef struct entry {
     req *r;
-    int n;        /* tokens this step, from position r->n_kv */
-    bool want;    /* logits of its last token (the request reaches its end of prompt) */
-    int order;    /* position before sorting by adapter set */
+    int n;     /* tokens this step, from position r->n_kv */
+    bool want; /* logits of its last token (the request reaches its end of prompt) */
+    int order; /* position before sorting by adapter set */
 } entry;
 
 struct ol_engine {

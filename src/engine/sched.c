@@ -65,6 +65,11 @@ static int reserve(ol_engine *e, req *r, int n) {
  * pinned) or an error (err filled). */
 static int pin_all(ol_engine *e, req *r, ol_err *err) {
     if (r->pinned) return 0;
+    /* while one of its loads is still pending, asking again would only re-pin (and count) the
+     * resident ones */
+    if (r->loading)
+        for (int i = 0; i < r->n_ad; i++)
+            if (ol_adapter_cache_is_loading(e->cache, r->ent[i])) return OL_EAGAIN;
     for (int i = 0; i < r->n_ad; i++) {
         int rc = ol_adapter_cache_pin(e->cache, r->ent[i], &r->ad[i], err);
         if (rc) {
@@ -114,6 +119,7 @@ static int schedule_running(ol_engine *e, int *budget) {
 static int admit_waiting(ol_engine *e, int n, int *budget) {
     const req *oldest = e->waiting.head;
     const bool starving = oldest && oldest->wait_steps >= e->p.starvation_steps;
+    const req *only = e->p.serialize_adapters ? e->running.head : NULL;
     int prefetched = 0;
     for (req *r = e->waiting.head, *next; r; r = next) {
         next = r->next;
@@ -124,6 +130,10 @@ static int admit_waiting(ol_engine *e, int n, int *budget) {
                     ol_adapter_cache_prefetch(e->cache, r->ent[i]);
             if (prefetched >= 2 * e->p.max_running) break;
             continue;
+        }
+        if (e->p.serialize_adapters) {
+            /* one adapter set at a time: the running one, or the first admitted now */
+            if (only && !ol_engine_same_set(only, r)) continue;
         }
         ol_err err = {0};
         int rc = pin_all(e, r, &err);
@@ -154,6 +164,7 @@ static int admit_waiting(ol_engine *e, int n, int *budget) {
         ol_engine_list_remove(&e->waiting, r);
         set_queued(e, -1);
         ol_engine_list_push(&e->running, r);
+        if (!only) only = r;
         r->in_step = true;
         if (!r->t_admit) r->t_admit = ol_time_ns();
         e->ents[n] = (entry){r, chunk, r->n_kv + chunk == r->n_tok, n};
@@ -189,8 +200,7 @@ static void build_batch(ol_engine *e, int n, ol_batch *b) {
             for (int a = 0; a < r->n_ad; a++) e->b_lora[nl - r->n_ad + a].n += en->n;
         } else {
             for (int a = 0; a < r->n_ad; a++)
-                e->b_lora[nl++] =
-                    (ol_batch_lora){t0, en->n, ol_adapter_weights(r->ad[a]), r->w[a]};
+                e->b_lora[nl++] = (ol_batch_lora){t0, en->n, ol_adapter_weights(r->ad[a]), r->w[a]};
         }
     }
     *b = (ol_batch){.n_tokens = t,

@@ -1,20 +1,10 @@
 /* kv/kv.c: the paged KV block pool and per-sequence block tables. A free list of block ids
- * (a stack) makes alloc and free O(1); reference counts allow shared prefix blocks later. */
-#include "kv.h"
+ * (a stack) makes alloc and free O(1); reference counts let sequences and the prefix cache
+ * (prefix.c) share blocks. */
+#include "kv_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-struct ol_kv_pool {
-    ol_kv_config cfg;
-    size_t elem_bytes;  /* 2 (F16) or 4 (F32) */
-    size_t block_bytes; /* n_layer * 2 * block_size * kv_dim * elem_bytes */
-    int n_blocks;
-    uint8_t *mem;      /* [n_blocks][n_layer][2][block_size][kv_dim] */
-    int32_t *free_ids; /* stack of free block ids */
-    int n_free;
-    uint16_t *refs; /* per block */
-};
 
 size_t ol_kv_block_bytes(const ol_kv_config *cfg) {
     size_t eb = cfg->dtype == OL_DTYPE_F32 ? 4 : 2;
@@ -58,6 +48,7 @@ nomem:
 
 void ol_kv_pool_destroy(ol_kv_pool *p) {
     if (!p) return;
+    OL_ASSERT(!p->prefix); /* destroy the prefix cache first: it borrows the pool */
     ol_free_aligned(p->mem);
     free(p->free_ids);
     free(p->refs);
@@ -82,35 +73,63 @@ void ol_kv_seq_init(ol_kv_seq *s) {
     memset(s, 0, sizeof(*s));
 }
 
+/* Make room in seq's table for need block ids. 0 or OL_ENOMEM. */
+static int seq_grow(ol_kv_seq *s, int need) {
+    if (need <= s->cap_blocks) return 0;
+    int cap = s->cap_blocks ? s->cap_blocks : 8;
+    while (cap < need) cap *= 2;
+    int32_t *nb = realloc(s->blocks, (size_t)cap * sizeof(int32_t));
+    if (!nb) return OL_ENOMEM;
+    s->blocks = nb;
+    s->cap_blocks = cap;
+    return 0;
+}
+
 int ol_kv_seq_reserve(ol_kv_pool *p, ol_kv_seq *s, int n_positions) {
     if (n_positions < 0) return OL_EINVAL;
     int need = ol_kv_blocks_for(p, n_positions);
     if (need <= s->n_blocks) return 0;
     if (need - s->n_blocks > p->n_free) return OL_EFULL;
-    if (need > s->cap_blocks) {
-        int cap = s->cap_blocks ? s->cap_blocks : 8;
-        while (cap < need) cap *= 2;
-        int32_t *nb = realloc(s->blocks, (size_t)cap * sizeof(int32_t));
-        if (!nb) return OL_ENOMEM;
-        s->blocks = nb;
-        s->cap_blocks = cap;
-    }
+    if (seq_grow(s, need)) return OL_ENOMEM;
     while (s->n_blocks < need) {
         int32_t id = p->free_ids[--p->n_free];
-        p->refs[id] = 1;
+        OL_ASSERT(p->refs[id] == 0);
+        p->refs[id] = 1; /* a free block is never cached: no hook */
         s->blocks[s->n_blocks++] = id;
     }
     return 0;
 }
 
 void ol_kv_seq_release(ol_kv_pool *p, ol_kv_seq *s) {
-    for (int i = 0; i < s->n_blocks; i++) {
-        int32_t id = s->blocks[i];
-        OL_ASSERT(p->refs[id] > 0);
-        if (--p->refs[id] == 0) p->free_ids[p->n_free++] = id;
-    }
+    for (int i = 0; i < s->n_blocks; i++) ol_kv_block_release(p, s->blocks[i]);
     free(s->blocks);
     ol_kv_seq_init(s);
+}
+
+void ol_kv_block_retain(ol_kv_pool *p, int32_t block) {
+    OL_ASSERT(block >= 0 && block < p->n_blocks);
+    OL_ASSERT(p->refs[block] > 0 && p->refs[block] < UINT16_MAX); /* live, no overflow */
+    p->refs[block]++;
+    if (p->prefix) ol_kv_prefix_on_refs(p->prefix, block, 0);
+}
+
+void ol_kv_block_release(ol_kv_pool *p, int32_t block) {
+    OL_ASSERT(block >= 0 && block < p->n_blocks);
+    OL_ASSERT(p->refs[block] > 0);
+    if (--p->refs[block] == 0) p->free_ids[p->n_free++] = block;
+    if (p->prefix) ol_kv_prefix_on_refs(p->prefix, block, 1);
+}
+
+int ol_kv_block_refs(const ol_kv_pool *p, int32_t block) {
+    OL_ASSERT(block >= 0 && block < p->n_blocks);
+    return p->refs[block];
+}
+
+int ol_kv_seq_push_block(ol_kv_seq *s, ol_kv_pool *p, int32_t block) {
+    if (seq_grow(s, s->n_blocks + 1)) return OL_ENOMEM;
+    ol_kv_block_retain(p, block);
+    s->blocks[s->n_blocks++] = block;
+    return 0;
 }
 
 void *ol_kv_block_layer(ol_kv_pool *p, int32_t block, int layer, int is_v) {

@@ -11,14 +11,14 @@
 /* the tile loops must unroll so that accumulators stay in registers (-O2 does not by itself) */
 #define UNROLL _Pragma("GCC unroll 16")
 
-static inline __attribute__((always_inline)) void
-shrink_tile(const int NT, const float *const xr[LORA_TB], const float *const ar[KB], int64_t n,
-            float out[LORA_TB][KB]) {
+static inline __attribute__((always_inline)) void shrink_tile(const int NT,
+                                                              const float *const xr[LORA_TB],
+                                                              const float *const ar[KB], int64_t n,
+                                                              float out[LORA_TB][KB]) {
     __m512 c[LORA_TB][KB];
     UNROLL
-    for (int j = 0; j < NT; j++)
-        UNROLL
-        for (int k = 0; k < KB; k++) c[j][k] = _mm512_setzero_ps();
+    for (int j = 0; j < NT; j++) UNROLL
+    for (int k = 0; k < KB; k++) c[j][k] = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m512 av[KB];
@@ -44,14 +44,13 @@ shrink_tile(const int NT, const float *const xr[LORA_TB], const float *const ar[
         }
     }
     UNROLL
-    for (int j = 0; j < NT; j++)
-        UNROLL
-        for (int k = 0; k < KB; k++) out[j][k] = _mm512_reduce_add_ps(c[j][k]);
+    for (int j = 0; j < NT; j++) UNROLL
+    for (int k = 0; k < KB; k++) out[j][k] = _mm512_reduce_add_ps(c[j][k]);
 }
 
-static inline __attribute__((always_inline)) void
-shrink_nt(const int NT, const ol_lora_seg *g, const float *x, int64_t ldx, int64_t n,
-          float h[][OL_LORA_MAX_RANK]) {
+static inline __attribute__((always_inline)) void shrink_nt(const int NT, const ol_lora_seg *g,
+                                                            const float *x, int64_t ldx, int64_t n,
+                                                            float h[][OL_LORA_MAX_RANK]) {
     const float *xr[LORA_TB];
     UNROLL
     for (int j = 0; j < LORA_TB; j++) xr[j] = x + (int64_t)(j < NT ? j : 0) * ldx;
@@ -70,18 +69,17 @@ shrink_nt(const int NT, const ol_lora_seg *g, const float *x, int64_t ldx, int64
 
 #define OB 4 /* 16-float vectors of outputs per expand tile */
 
-static inline __attribute__((always_inline)) void
-expand_nt(const int NT, const ol_lora_seg *g, float h[][OL_LORA_MAX_RANK], int64_t n_out, float *y,
-          int64_t ldy) {
+static inline __attribute__((always_inline)) void expand_nt(const int NT, const ol_lora_seg *g,
+                                                            float h[][OL_LORA_MAX_RANK],
+                                                            int64_t n_out, float *y, int64_t ldy) {
     const float *bt = g->bt;
     const int32_t r = g->r;
     int64_t o = 0;
     for (; o + 16 * OB <= n_out; o += 16 * OB) {
         __m512 c[LORA_TB][OB];
         UNROLL
-        for (int j = 0; j < NT; j++)
-            UNROLL
-            for (int v = 0; v < OB; v++) c[j][v] = _mm512_loadu_ps(y + (int64_t)j * ldy + o + 16 * v);
+        for (int j = 0; j < NT; j++) UNROLL
+        for (int v = 0; v < OB; v++) c[j][v] = _mm512_loadu_ps(y + (int64_t)j * ldy + o + 16 * v);
         for (int32_t k = 0; k < r; k++) {
             const float *b = bt + (int64_t)k * n_out + o;
             __m512 bv[OB];
@@ -95,9 +93,8 @@ expand_nt(const int NT, const ol_lora_seg *g, float h[][OL_LORA_MAX_RANK], int64
             }
         }
         UNROLL
-        for (int j = 0; j < NT; j++)
-            UNROLL
-            for (int v = 0; v < OB; v++) _mm512_storeu_ps(y + (int64_t)j * ldy + o + 16 * v, c[j][v]);
+        for (int j = 0; j < NT; j++) UNROLL
+        for (int v = 0; v < OB; v++) _mm512_storeu_ps(y + (int64_t)j * ldy + o + 16 * v, c[j][v]);
     }
     /* the rest, 16 outputs at a time (the last one masked): same per-element sequence */
     for (; o < n_out; o += 16) {

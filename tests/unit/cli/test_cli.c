@@ -425,17 +425,17 @@ static void test_bad_values(void) {
     RUN(&r, "generate", "-m", "/nonexistent/m.gguf", "-p", "x", "-f", "/etc/hostname");
     check_clean(&r);
     CHECK_EQ_INT(r.code, 2);
-    CHECK_STR_CONTAINS(r.err, "exactly one of -p PROMPT or -f FILE");
+    CHECK_STR_CONTAINS(r.err, "exactly one of -p PROMPT");
     run_free(&r);
     RUN(&r, "generate", "-m", "/nonexistent/m.gguf", "-n", "4");
     check_clean(&r);
     CHECK_EQ_INT(r.code, 2);
-    CHECK_STR_CONTAINS(r.err, "exactly one of -p PROMPT or -f FILE");
+    CHECK_STR_CONTAINS(r.err, "exactly one of -p PROMPT");
     run_free(&r);
     RUN(&r, "generate");
     check_clean(&r);
     CHECK_EQ_INT(r.code, 2);
-    CHECK_STR_CONTAINS(r.err, "exactly one of -p PROMPT or -f FILE");
+    CHECK_STR_CONTAINS(r.err, "exactly one of -p PROMPT");
     run_free(&r);
 }
 
@@ -697,6 +697,98 @@ static void pick_stop(const char *text, char *stop, size_t cap) {
     stop[len] = 0;
 }
 
+/* generate --batch-file: the engine runs the requests concurrently (mixed adapters, a merge,
+ * the base) and each result equals `generate` run alone with the same adapters, text for text;
+ * a bad line is refused with FILE:LINE. */
+static void test_batch_file(const char *m) {
+    char french[4096], caps[4096];
+    snprintf(french, sizeof(french), "%s", test_data("../../adapters/french"));
+    snprintf(caps, sizeof(caps), "%s", test_data("../../adapters/caps"));
+    const char *q[3] = {"<start_of_turn>user\nWhat is the capital of Italy?<end_of_turn>\n"
+                        "<start_of_turn>model\n",
+                        "<start_of_turn>user\nName a fruit.<end_of_turn>\n<start_of_turn>model\n",
+                        "The capital of France is"};
+    const char *qj[3] = {"<start_of_turn>user\\nWhat is the capital of Italy?<end_of_turn>\\n"
+                         "<start_of_turn>model\\n",
+                         "<start_of_turn>user\\nName a fruit.<end_of_turn>\\n<start_of_turn>"
+                         "model\\n",
+                         "The capital of France is"};
+    /* request i: prompt q[i % 3]; adapters: none, french, caps, french:0.5 + caps:0.5 */
+    char line[8192], *body = NULL;
+    size_t nb = 0;
+    FILE *f = open_memstream(&body, &nb);
+    for (int i = 0; i < 6; i++) {
+        char ads[8300] = "";
+        if (i % 4 == 1) snprintf(ads, sizeof(ads), ", \"adapters\": [\"%s\"]", french);
+        if (i % 4 == 2) snprintf(ads, sizeof(ads), ", \"adapters\": [\"%s\"]", caps);
+        if (i % 4 == 3)
+            snprintf(ads, sizeof(ads), ", \"adapters\": [\"%s:0.5\", \"%s:0.5\"]", french, caps);
+        snprintf(line, sizeof(line), "{\"prompt\": \"%s\", \"max_tokens\": 12%s}\n", qj[i % 3],
+                 ads);
+        fputs(line, f);
+    }
+    fclose(f);
+    const char *bf = tmp_path("batch.jsonl");
+    write_file(bf, body, nb);
+    free(body);
+    run_result r, g;
+    RUN(&r, "generate", "-m", m, "--batch-file", bf, "--temp", "0", "-t", "2");
+    check_clean(&r);
+    CHECK_EQ_INT(r.code, 0);
+    CHECK_UTF8(&r);
+    CHECK_STR_CONTAINS(r.err, "6 requests (0 failed)");
+    for (int i = 0; i < 6; i++) {
+        char head[64];
+        snprintf(head, sizeof(head), "=== request %d", i + 1);
+        const char *at = strstr(r.out, head);
+        CHECK(at != NULL);
+        if (!at) continue;
+        at = strstr(at, " ===\n");
+        if (!at) continue;
+        at += 5;
+        const char *end = strstr(at, "\n=== request ");
+        size_t n = end ? (size_t)(end - at) : strlen(at) - 1; /* text, without its newline */
+        char a1[8300], a2[8300];
+        snprintf(a1, sizeof(a1), "%s:0.5", french);
+        snprintf(a2, sizeof(a2), "%s:0.5", caps);
+        switch (i % 4) {
+        case 0:
+            GEN(&g, m, "12", "-p", q[i % 3], "--temp", "0");
+            break;
+        case 1:
+            GEN(&g, m, "12", "-p", q[i % 3], "--temp", "0", "--adapter", french);
+            break;
+        case 2:
+            GEN(&g, m, "12", "-p", q[i % 3], "--temp", "0", "--adapter", caps);
+            break;
+        default:
+            GEN(&g, m, "12", "-p", q[i % 3], "--temp", "0", "--adapter", a1, "--adapter", a2);
+            break;
+        }
+        const bool same = g.n_out == n + 1 && !memcmp(g.out, at, n);
+        if (!same)
+            printf("batch request %d: '%.*s' vs generate alone: '%s'\n", i + 1, (int)n, at, g.out);
+        CHECK(same);
+        run_free(&g);
+    }
+    run_free(&r);
+    /* a bad line */
+    const char *bad1 = "{\"prompt\": \"x\"}\n{\"prompt\": 5}\n";
+    write_file(bf, bad1, strlen(bad1));
+    RUN(&r, "generate", "-m", m, "--batch-file", bf);
+    check_clean(&r);
+    CHECK_EQ_INT(r.code, 1);
+    CHECK_STR_CONTAINS(r.err, "batch.jsonl:2: \"prompt\" must be a non-empty string");
+    run_free(&r);
+    const char *bad2 = "{\"prompt\": \"x\", \"adapters\": [\"/nonexistent/ad\"]}\n";
+    write_file(bf, bad2, strlen(bad2));
+    RUN(&r, "generate", "-m", m, "--batch-file", bf);
+    check_clean(&r);
+    CHECK_EQ_INT(r.code, 1);
+    CHECK_STR_CONTAINS(r.out, "error: ");
+    run_free(&r);
+}
+
 static void test_real_model(const char *m) {
     run_result r, r2, r3;
     RUN(&r, "model", "inspect", m);
@@ -877,6 +969,7 @@ int main(void) {
     const char *m = real_model();
     if (access(m, R_OK) == 0) {
         test_real_model(m);
+        test_batch_file(m);
     } else {
         const char *req = getenv("OL_REQUIRE_MODEL");
         printf("SKIP: real-model checks: no model at %s (run scripts/fetch_model.sh)\n", m);
@@ -885,7 +978,7 @@ int main(void) {
 
     static const char *const tmp_files[] = {"empty.gguf",   "magic.gguf", "hdr.gguf",
                                             "tensors.gguf", "half.gguf",  "notes.gguf",
-                                            "prompt.txt",   "binary.txt"};
+                                            "prompt.txt",   "binary.txt", "batch.jsonl"};
     for (size_t i = 0; i < sizeof(tmp_files) / sizeof(tmp_files[0]); i++)
         unlink(tmp_path(tmp_files[i]));
     rmdir(g_tmp);
