@@ -20,26 +20,28 @@ typedef struct ol_engine ol_engine;
 /* ---- engine ------------------------------------------------------------------------------ */
 
 typedef struct ol_engine_params {
-    const char *model_path;     /* GGUF base model (required) */
-    int n_threads;              /* kernel worker threads; 0 = physical cores */
-    size_t kv_budget_bytes;     /* KV pool; default 256 MiB (F16 K/V, 16-token blocks) */
-    int kv_block_size;          /* tokens per KV block; default 16 */
-    bool prefix_cache;          /* reuse KV of identical prompt prefixes (same adapter set and
-                                   versions); default true */
-    size_t adapter_cache_bytes; /* host bytes for resident adapter weights; default 1 GiB */
-    int n_adapter_loaders;      /* loader threads; default 2 */
-    int adapter_policy;         /* ol_adapter_policy (adapters/adapters.h); default LRU */
-    int n_batch;                /* tokens per step (decodes + prefill chunks); default 512 */
-    int max_running;            /* sequences per step; default 64 */
-    int max_waiting;            /* bounded queue: submit refuses beyond it; default 1024 */
-    int max_context;            /* prompt + max_tokens per request; default: the model's
-                                   training context, capped at 8192 */
-    int starvation_steps;       /* fairness: see ol_engine_submit; default 256 */
-    bool serialize_adapters;    /* baseline for benchmarks: run one adapter set at a time (what
-                                   llama.cpp's server does): requests of other sets wait until
-                                   the running set drains; default false */
-    bool manual_step;           /* no engine thread: the caller drives ol_engine_step (tests,
-                                   single-threaded tools); default false */
+    const char *model_path;        /* GGUF base model (required) */
+    int n_threads;                 /* kernel worker threads; 0 = physical cores */
+    size_t kv_budget_bytes;        /* KV pool; default 256 MiB (F16 K/V, 16-token blocks) */
+    int kv_block_size;             /* tokens per KV block; default 16 */
+    bool prefix_cache;             /* reuse KV of identical prompt prefixes (same adapter set and
+                                      versions); default true */
+    size_t adapter_cache_bytes;    /* host bytes for resident adapter weights; default 1 GiB */
+    int n_adapter_loaders;         /* loader threads; default 2 */
+    int adapter_policy;            /* ol_adapter_policy (adapters/adapters.h); default LRU */
+    long adapter_http_timeout_ms;  /* whole download of an http(s) adapter; 0 = 30000 */
+    size_t adapter_http_max_bytes; /* largest download; 0 = 512 MiB */
+    int n_batch;                   /* tokens per step (decodes + prefill chunks); default 512 */
+    int max_running;               /* sequences per step; default 64 */
+    int max_waiting;               /* bounded queue: submit refuses beyond it; default 1024 */
+    int max_context;               /* prompt + max_tokens per request; default: the model's
+                                      training context, capped at 8192 */
+    int starvation_steps;          /* fairness: see ol_engine_submit; default 256 */
+    bool serialize_adapters;       /* baseline for benchmarks: run one adapter set at a time (what
+                                      llama.cpp's server does): requests of other sets wait until
+                                      the running set drains; default false */
+    bool manual_step;              /* no engine thread: the caller drives ol_engine_step (tests,
+                                      single-threaded tools); default false */
 } ol_engine_params;
 void ol_engine_params_default(ol_engine_params *p);
 

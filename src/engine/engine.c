@@ -182,6 +182,8 @@ ol_engine *ol_engine_create(const ol_engine_params *p, ol_err *err) {
     cc.budget_bytes = p->adapter_cache_bytes;
     cc.n_loaders = p->n_adapter_loaders > 0 ? p->n_adapter_loaders : cc.n_loaders;
     cc.policy = (ol_adapter_policy)p->adapter_policy;
+    if (p->adapter_http_timeout_ms > 0) cc.http_timeout_ms = p->adapter_http_timeout_ms;
+    if (p->adapter_http_max_bytes > 0) cc.http_max_bytes = p->adapter_http_max_bytes;
     cc.on_load_done = on_load_done;
     cc.ud = e;
     if (!(e->cache = ol_adapter_cache_create(&cc, e->model, err))) goto fail;

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_GEN 64
@@ -357,6 +359,192 @@ static void test_cancel_overflow_failures(void) {
     ol_engine_destroy(e);
 }
 
+/* ---- adapter loads over HTTP: 404, timeout, bad checksum fail their requests; a good URL
+ * serves; a base request runs meanwhile ------------------------------------------------ */
+
+static pid_t start_server(const char *dir, const char *tmp, int *port) {
+    char portfile[300], script[4200];
+    snprintf(portfile, sizeof(portfile), "%s/port", tmp);
+    snprintf(script, sizeof(script), "%s/../../tools/test_http_server.py", test_data(""));
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("python3", "python3", script, portfile, dir, (char *)NULL);
+        _exit(127);
+    }
+    *port = 0;
+    for (int i = 0; i < 1000 && pid > 0; i++) { /* up to 20 s for python to start */
+        FILE *f = fopen(portfile, "r");
+        if (f) {
+            if (fscanf(f, "%d", port) != 1) *port = 0;
+            fclose(f);
+            unlink(portfile);
+            break;
+        }
+        usleep(20000);
+    }
+    return pid;
+}
+
+static void sha256_of(const char *path, char out[65]) {
+    char cmd[4400];
+    snprintf(cmd, sizeof(cmd), "sha256sum '%s'", path);
+    FILE *p = popen(cmd, "r");
+    out[0] = 0;
+    if (p) {
+        if (fscanf(p, "%64s", out) != 1) out[0] = 0;
+        pclose(p);
+    }
+}
+
+static void test_http_failures(void) {
+    char tmp[] = "/tmp/ol_test_engine_XXXXXX";
+    if (!mkdtemp(tmp)) {
+        CHECK(0);
+        return;
+    }
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", test_data("adapters/tiny_llama"));
+    int port = 0;
+    pid_t srv = start_server(dir, tmp, &port);
+    CHECK(port > 0);
+    if (port <= 0) {
+        if (srv > 0) kill(srv, SIGKILL), waitpid(srv, NULL, 0);
+        rmdir(tmp);
+        return;
+    }
+    ol_engine_params p;
+    ol_engine_params_default(&p);
+    char model[4096];
+    snprintf(model, sizeof(model), "%s", test_data("models/tiny_llama.gguf"));
+    p.model_path = model;
+    p.n_threads = 1;
+    p.kv_budget_bytes = 4 << 20;
+    p.manual_step = true;
+    p.adapter_http_timeout_ms = 500;
+    ol_err err = {0};
+    ol_engine *e = ol_engine_create(&p, &err);
+    CHECK(e != NULL);
+    char url[4200], sha[65];
+    char gguf[4200];
+    snprintf(gguf, sizeof(gguf), "%s/all_r8.gguf", dir);
+    sha256_of(gguf, sha);
+    CHECK_EQ_INT((int)strlen(sha), 64);
+    struct {
+        const char *name, *path, *sha, *why;
+    } cases[] = {{"h404", "/nope.gguf", NULL, "404"},
+                 {"hslow", "/slow/all_r8.gguf", NULL, "timed out"},
+                 {"hbad", "/all_r8.gguf",
+                  "0000000000000000000000000000000000000000000000000000000000000000", "sha256"},
+                 {"hok", "/all_r8.gguf", sha, NULL},
+                 {"local", NULL, NULL, NULL}};
+    enum { NC = 5 };
+    out o[NC + 1];
+    memset(o, 0, sizeof(o));
+    spec s;
+    memset(&s, 0, sizeof(s));
+    s.n_prompt = 10;
+    for (int k = 0; k < 10; k++) s.prompt[k] = 7 * k + 3;
+    s.max_tokens = 8;
+    for (int i = 0; e && i < NC; i++) {
+        if (cases[i].path)
+            snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, cases[i].path);
+        else
+            snprintf(url, sizeof(url), "%s", gguf);
+        CHECK_EQ_INT(
+            ol_engine_adapter_register(e, cases[i].name, url, cases[i].sha, NULL, NULL, &err), 0);
+        s.n_ad = 1;
+        s.ad[0] = (ol_adapter_weight){cases[i].name, 1.0f};
+        CHECK_EQ_INT(submit(e, &s, &o[i], NULL), 0);
+    }
+    s.n_ad = 0; /* and a base request */
+    if (e) CHECK_EQ_INT(submit(e, &s, &o[NC], NULL), 0);
+    if (e) run_until_done(e, o, NC + 1);
+    for (int i = 0; e && i < NC; i++) {
+        if (cases[i].why) {
+            CHECK_EQ_INT(o[i].res.finish, OL_FINISH_ERROR);
+            CHECK_STR_CONTAINS(o[i].res.err_msg, cases[i].why);
+            CHECK_EQ_INT(o[i].n, 0);
+        } else {
+            CHECK_EQ_INT(o[i].res.finish, OL_FINISH_LENGTH);
+        }
+    }
+    if (e) {
+        CHECK_EQ_INT(o[NC].res.finish, OL_FINISH_LENGTH);
+        /* the adapter fetched over HTTP computes exactly what the local file does */
+        CHECK(o[3].n == 8 && memcmp(o[3].toks, o[4].toks, sizeof(int32_t) * 8) == 0);
+        ol_engine_stats st;
+        ol_engine_stats_get(e, &st);
+        CHECK_EQ_INT((int)st.adapter_load_failures, 3);
+    }
+    ol_engine_destroy(e);
+    kill(srv, SIGKILL);
+    waitpid(srv, NULL, 0);
+    rmdir(tmp);
+}
+
+/* ---- fairness: a steady stream for a popular adapter does not starve a rare one ----------
+ * The cache holds one adapter, so the rare adapter's load cannot start while the popular one
+ * is pinned by running requests; the starvation rule stops admitting newer requests once the
+ * rare request has waited starvation_steps steps, the popular requests drain, and it runs. */
+static void test_fairness(void) {
+    ol_engine_params p;
+    ol_engine_params_default(&p);
+    char model[4096];
+    snprintf(model, sizeof(model), "%s", test_data("models/tiny_llama.gguf"));
+    p.model_path = model;
+    p.n_threads = 1;
+    p.kv_budget_bytes = 4 << 20;
+    p.manual_step = true;
+    p.n_batch = 16;
+    p.max_running = 4;
+    p.starvation_steps = 8;
+    p.adapter_cache_bytes = 150000; /* all_r8 (131072 bytes) or pattern_r8 (30208), not both */
+    ol_err err = {0};
+    ol_engine *e = ol_engine_create(&p, &err);
+    CHECK(e != NULL);
+    if (!e) return;
+    CHECK_EQ_INT(ol_engine_adapter_register(e, "pop", test_data("adapters/tiny_llama/all_r8"), NULL,
+                                            NULL, NULL, &err),
+                 0);
+    CHECK_EQ_INT(ol_engine_adapter_register(e, "rare", test_data("adapters/tiny_llama/pattern_r8"),
+                                            NULL, NULL, NULL, &err),
+                 0);
+    enum { NP = 200 };
+    out *o = calloc(NP + 1, sizeof(out));
+    spec s;
+    memset(&s, 0, sizeof(s));
+    s.n_prompt = 4;
+    for (int k = 0; k < 4; k++) s.prompt[k] = k + 1;
+    s.max_tokens = 6;
+    s.n_ad = 1;
+    s.ad[0] = (ol_adapter_weight){"pop", 1.0f};
+    int next = 0, rare_done_at = -1;
+    for (int step = 0; step < 100000 && (next < NP || !o[NP].done); step++) {
+        /* keep 4 popular requests queued at all times */
+        int queued = 0;
+        for (int i = 0; i < next; i++) queued += !o[i].done;
+        while (next < NP && queued < 8) {
+            s.max_tokens = 3 + next % 7; /* staggered ends: some popular request always runs */
+            CHECK_EQ_INT(submit(e, &s, &o[next++], NULL), 0);
+            queued++;
+        }
+        if (step == 5) {
+            spec r = s;
+            r.ad[0] = (ol_adapter_weight){"rare", 1.0f};
+            CHECK_EQ_INT(submit(e, &r, &o[NP], NULL), 0);
+        }
+        ol_engine_step(e);
+        if (o[NP].done && rare_done_at < 0) rare_done_at = next;
+        if (step > 1000) usleep(100);
+    }
+    printf("fairness: the rare request finished after %d popular submissions\n", rare_done_at);
+    CHECK(o[NP].done && o[NP].res.finish == OL_FINISH_LENGTH);
+    CHECK(rare_done_at > 0 && rare_done_at < NP); /* while the popular stream still ran */
+    run_until_done(e, o, NP + 1);
+    ol_engine_destroy(e);
+    free(o);
+}
+
 /* ---- threaded: 1,000 Zipf requests over 100 adapters, cache for 8 ------------------------ */
 
 typedef struct zipf_ctx {
@@ -522,6 +710,8 @@ int main(void) {
     CHECK(pre > 0);
     test_prefix_versions();
     test_cancel_overflow_failures();
+    test_http_failures();
+    test_fairness();
     test_zipf_threaded();
     return test_done("test_engine");
 }
