@@ -477,10 +477,16 @@ void ol_adapter_cache_unpin(ol_adapter_cache *c, ol_adapter_entry *e) {
     graveyard_flush(&g);
 }
 
+/* A prefetch starts only into free room: the version's size when known from an earlier load,
+ * else the average resident size, must fit beside what is resident now. Into a full cache it
+ * would load and then drop the weights (nothing older to evict) over and over. */
 void ol_adapter_cache_prefetch(ol_adapter_cache *c, ol_adapter_entry *e) {
     pthread_mutex_lock(&c->mu);
+    size_t need = e->bytes;
+    if (!need && c->s.n_resident > 0) need = c->s.resident_bytes / (size_t)c->s.n_resident;
+    const bool room = c->s.resident_bytes + need <= c->cfg.budget_bytes;
     if (e->st == ST_COLD && !c->stop && c->n_prefetch_inflight < c->n_threads &&
-        e->bytes <= c->cfg.budget_bytes) {
+        e->bytes <= c->cfg.budget_bytes && room) {
         e->prefetch = true;
         c->n_prefetch_inflight++;
         c->s.prefetches++;

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Random PEFT LoRA adapters for bench/traffic: many adapters of mixed rank on the attention.
+
+For a base model (default: ~/.cache/openlora/gemma-3-270m-q4_k_m.gguf) and each index i < N
+(1000), writes
+
+  ~/.cache/openlora/traffic-adapters/<model>/<i>/adapter_config.json
+  ~/.cache/openlora/traffic-adapters/<model>/<i>/adapter_model.safetensors
+
+with <model> the GGUF file name without ".gguf". Adapter i has a rank drawn uniformly from
+8..16 (seeded by i, so the same index always gets the same rank and weights), lora_alpha = 2 r,
+no dropout, bias "none", and targets the four attention projections of every block:
+  base_model.model.model.layers.N.self_attn.{q,k,v,o}_proj.lora_{A,B}.weight
+with lora_A [r, in] and lora_B [out, r], small seeded random values, F16. Shapes come from the
+GGUF tensor table as in tools/gen_bench_adapters.py (blk.N.attn_q.weight etc., ne = [in, out]).
+An adapter directory that already holds both files is skipped (its rank is read back from its
+adapter_config.json).
+
+Also writes <out>/<model>/manifest.json: {"model", "n", "adapters": [{"name", "dir", "rank",
+"f32_bytes"}...], "avg_f32_bytes"}, where f32_bytes = sum over the targeted modules of
+r * (in + out) * 4, the size of the adapter in openlora's f32 compute layout (what the engine's
+adapter cache budget counts). bench/traffic reads it to size the cache budgets.
+
+Usage: tools/gen_traffic_adapters.py [--model PATH] [-n 1000] [--min-rank 8] [--max-rank 16]
+       [--out DIR] [--force]
+Requires: pip install gguf numpy safetensors
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+CACHE = os.path.expanduser("~/.cache/openlora")
+MODEL = os.path.join(CACHE, "gemma-3-270m-q4_k_m.gguf")
+
+# GGUF tensor name -> PEFT module path under model.layers.N (attention only)
+PROJ = [("attn_q", "self_attn.q_proj"), ("attn_k", "self_attn.k_proj"),
+        ("attn_v", "self_attn.v_proj"), ("attn_output", "self_attn.o_proj")]
+FILES = ("adapter_config.json", "adapter_model.safetensors")
+
+
+def read_shapes(path):
+    """[(layer, peft module, n_in, n_out)] for the attention projections of every block."""
+    from gguf import GGUFReader
+    r = GGUFReader(path)
+    ne = {t.name: [int(x) for x in t.shape] for t in r.tensors}
+    out, il = [], 0
+    while f"blk.{il}.attn_q.weight" in ne:
+        for g, p in PROJ:
+            n_in, n_out = ne[f"blk.{il}.{g}.weight"][:2]
+            out.append((il, p, n_in, n_out))
+        il += 1
+    if not out:
+        sys.exit(f"{path}: no blk.N.attn_q.weight tensors")
+    return out
+
+
+def rank_of(i, lo, hi):
+    return int(np.random.default_rng(7_000_000 + i).integers(lo, hi + 1))
+
+
+def write_adapter(d, shapes, rank, seed):
+    from safetensors.numpy import save_file
+    rng = np.random.default_rng(seed)
+    tensors = {}
+    for il, p, n_in, n_out in shapes:
+        key = f"base_model.model.model.layers.{il}.{p}"
+        a = rng.standard_normal((rank, n_in), dtype=np.float32) * (1.0 / np.sqrt(n_in))
+        b = rng.standard_normal((n_out, rank), dtype=np.float32) * 0.01
+        tensors[key + ".lora_A.weight"] = a.astype(np.float16)
+        tensors[key + ".lora_B.weight"] = b.astype(np.float16)
+    cfg = {
+        "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": rank, "lora_alpha": 2 * rank,
+        "lora_dropout": 0.0, "bias": "none", "use_rslora": False, "use_dora": False,
+        "target_modules": sorted({p.split(".")[1] for _, p, _, _ in shapes}),
+        "base_model_name_or_path": None, "fan_in_fan_out": False, "inference_mode": True,
+    }
+    os.makedirs(d, exist_ok=True)
+    tmp = os.path.join(d, "adapter_model.safetensors.tmp")
+    save_file(tensors, tmp)
+    with open(os.path.join(d, "adapter_config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    os.replace(tmp, os.path.join(d, "adapter_model.safetensors"))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default=MODEL, help="base GGUF (default: gemma-3-270m Q4_K_M)")
+    ap.add_argument("-n", type=int, default=1000, help="number of adapters")
+    ap.add_argument("--min-rank", type=int, default=8)
+    ap.add_argument("--max-rank", type=int, default=16)
+    ap.add_argument("--out", default=os.path.join(CACHE, "traffic-adapters"))
+    ap.add_argument("--force", action="store_true", help="rewrite existing adapters")
+    a = ap.parse_args()
+    if not os.path.exists(a.model):
+        sys.exit(f"{a.model}: missing (scripts/fetch_model.sh, or bench/traffic assembles it)")
+    if not 1 <= a.min_rank <= a.max_rank:
+        sys.exit("need 1 <= --min-rank <= --max-rank")
+    name = os.path.basename(a.model)
+    name = name[:-5] if name.endswith(".gguf") else name
+    shapes = read_shapes(a.model)
+    per_rank = sum(n_in + n_out for _, _, n_in, n_out in shapes) * 4
+    root = os.path.join(a.out, name)
+    made, entries = 0, []
+    for i in range(a.n):
+        d = os.path.join(root, str(i))
+        if not a.force and all(os.path.exists(os.path.join(d, f)) for f in FILES):
+            with open(os.path.join(d, "adapter_config.json")) as f:
+                rank = int(json.load(f)["r"])
+        else:
+            rank = rank_of(i, a.min_rank, a.max_rank)
+            write_adapter(d, shapes, rank, seed=9_000_000 + i)
+            made += 1
+            if made % 100 == 0:
+                print(f"  {made} written...", file=sys.stderr, flush=True)
+        entries.append({"name": f"t{i:04d}", "dir": str(i), "rank": rank,
+                        "f32_bytes": rank * per_rank})
+    avg = sum(e["f32_bytes"] for e in entries) / max(1, len(entries))
+    manifest = {"model": name, "n": a.n, "modules": len(shapes), "avg_f32_bytes": avg,
+                "adapters": entries}
+    tmp = os.path.join(root, "manifest.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(manifest, f, indent=1)
+    os.replace(tmp, os.path.join(root, "manifest.json"))
+    print(f"{name}: {made} written, {a.n - made} present ({len(shapes)} modules, "
+          f"average {avg / 1e6:.2f} MB in f32 compute layout, {root})")
+
+
+if __name__ == "__main__":
+    main()
