@@ -95,6 +95,7 @@ typedef struct {
     int n_threads, n_req, n_warm, n_adapters;
     double rate, duration, max_seconds, trace;
     bool no_prefix;
+    int policy; /* ol_adapter_policy: 0 LRU, 1 LFU */
     size_t kv_bytes;
     uint64_t seed;
     char (*names)[16];
@@ -251,6 +252,7 @@ static ol_engine *make_engine(const options *o, size_t budget, bool serialize,
     if (budget) ep.adapter_cache_bytes = budget;
     ep.serialize_adapters = serialize;
     ep.prefix_cache = !o->no_prefix;
+    ep.adapter_policy = o->policy;
     ol_err err = {0};
     ol_engine *e = ol_engine_create(&ep, &err);
     if (!e) exit(fprintf(stderr, "engine: %s\n", err.msg));
@@ -438,7 +440,8 @@ static void usage(void) {
             "usage: traffic -m MODEL.gguf -a ADAPTER_DIR [-t 2] [-n 400] [-w WARMUP] [-d SECONDS]\n"
             "               [--rate R] [--budgets 16,64,256] [--mixes zipf,uniform]\n"
             "               [--kv-mib 256] [--max-seconds 600] [--adapters N] [--seed S]\n"
-            "               [--json PATH] [--trace SECONDS] [--no-prefix-cache] [--quick]\n");
+            "               [--json PATH] [--trace SECONDS] [--no-prefix-cache] [--quick]\n"
+            "               [--policy lru|lfu]\n");
     exit(2);
 }
 
@@ -517,7 +520,10 @@ int main(int argc, char **argv) {
             o.n_warm = atoi(v);
         else if (!strcmp(a, "-d"))
             o.duration = atof(v);
-        else if (!strcmp(a, "--rate"))
+        else if (!strcmp(a, "--policy")) {
+            if (strcmp(v, "lru") && strcmp(v, "lfu")) usage();
+            o.policy = !strcmp(v, "lfu");
+        } else if (!strcmp(a, "--rate"))
             o.rate = atof(v);
         else if (!strcmp(a, "--budgets"))
             budgets_s = v;
@@ -629,8 +635,9 @@ int main(int argc, char **argv) {
     const int base_mix = mix_on[0] ? 0 : 1; /* base only ignores the adapter of each item */
 
     printf("model %s, %d adapters (average %.2f MB in f32), -t %d, KV %zu MiB, n_batch 512, "
-           "max_running 64\n",
-           model_name, o.n_adapters, o.avg_adapter_bytes / 1e6, o.n_threads, o.kv_bytes >> 20);
+           "max_running 64, adapter cache policy %s\n",
+           model_name, o.n_adapters, o.avg_adapter_bytes / 1e6, o.n_threads, o.kv_bytes >> 20,
+           o.policy ? "lfu" : "lru");
     if (!isnan(sat_req_s))
         printf("base saturation (closed loop, 64 in flight): %.2f req/s, %.1f generated tok/s; "
                "arrival rate 90%%: %.2f req/s\n",

@@ -1,4 +1,4 @@
-/* cli/main.c: the openlora command dispatcher: generate, bench, model inspect. */
+/* cli/main.c: the openlora command dispatcher: generate, bench, serve, model inspect. */
 #include "cli.h"
 
 #include <errno.h>
@@ -14,6 +14,7 @@ static void usage(FILE *f) {
             "commands:\n"
             "  generate        generate text from a prompt on the CPU\n"
             "  bench           measure prompt processing and generation speed\n"
+            "  serve           run the OpenAI-compatible HTTP server\n"
             "  model inspect   print a GGUF model's metadata and tensors\n"
             "  adapter inspect check a LoRA adapter against the model and describe it\n"
             "\n"
@@ -37,6 +38,7 @@ static int dispatch(int argc, char **argv) {
     }
     if (!strcmp(cmd, "generate")) return ol_cli_generate(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return ol_cli_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve")) return ol_cli_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "model")) return ol_cli_model(argc - 1, argv + 1);
     if (!strcmp(cmd, "adapter")) return ol_cli_adapter(argc - 1, argv + 1);
     fprintf(stderr, "openlora: unknown command '%s'\n\n", cmd);

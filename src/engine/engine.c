@@ -434,7 +434,7 @@ int ol_engine_submit(ol_engine *e, const ol_request_params *p, uint64_t *id_out,
                         e->p.max_waiting);
         goto fail;
     }
-    r->id = ++e->next_id;
+    const uint64_t id = r->id = (uint64_t)++e->next_id;
     e->n_queued++;
     e->n_live++;
     e->submitted++;
@@ -445,7 +445,8 @@ int ol_engine_submit(ol_engine *e, const ol_request_params *p, uint64_t *id_out,
     e->wake = true;
     pthread_cond_signal(&e->cv);
     pthread_mutex_unlock(&e->mu);
-    if (id_out) *id_out = r->id;
+    /* r belongs to the engine thread now (it may already be finished and freed) */
+    if (id_out) *id_out = id;
     return 0;
 fail:
     req_free(e, r);
