@@ -42,7 +42,7 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud) {
     size_t k = size * nmemb;
     if (t->n == 0 && t->status == 0) {
         curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &t->status);
-        if (t->status >= 400) return 0; /* do not store an error page */
+        if (t->status < 200 || t->status >= 300) return 0; /* do not store an error page */
     }
     if (k > t->max - t->n) { /* the server did not announce a length, or lied about it */
         t->too_big = true;
@@ -59,7 +59,13 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud) {
 
 static int perform_error(const ol_adapter_http_opts *o, const char *url, transfer *t, CURLcode cc,
                          const char *errbuf, ol_err *err) {
-    if (t->status >= 400) return ol_err_set(err, OL_EIO, "%s: HTTP status %ld", url, t->status);
+    if (t->status >= 300 && t->status < 400)
+        return ol_err_set(err, OL_EIO,
+                          "%s: HTTP status %ld (redirects are not followed: register the final "
+                          "URL)",
+                          url, t->status);
+    if (t->status >= 400 || (t->status > 0 && t->status < 200))
+        return ol_err_set(err, OL_EIO, "%s: HTTP status %ld", url, t->status);
     if (cc == CURLE_OPERATION_TIMEDOUT)
         return ol_err_set(err, OL_EIO, "%s: timed out after %ld ms (%s)", url, o->timeout_ms,
                           errbuf[0] ? errbuf : curl_easy_strerror(cc));
@@ -77,8 +83,9 @@ static void set_options(CURL *h, const ol_adapter_http_opts *o, const char *url,
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
     curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L); /* hubs redirect to their CDN */
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+    /* Redirects are not followed: a redirect could lead a download past the URL prefixes an
+     * operator allowed (SSRF). A 3xx answer is an error naming the status. */
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -115,8 +122,8 @@ static int download(const ol_adapter_http_opts *o, const char *url, const char *
     CURLcode cc = curl_easy_perform(t.h);
     long status = 0;
     curl_easy_getinfo(t.h, CURLINFO_RESPONSE_CODE, &status);
-    if (status >= 400) t.status = status;
-    if (cc != CURLE_OK || t.status >= 400) {
+    if (status < 200 || status >= 300) t.status = status;
+    if (cc != CURLE_OK || t.status < 200 || t.status >= 300) {
         rc = perform_error(o, url, &t, cc, errbuf, err);
         goto done;
     }

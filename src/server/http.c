@@ -522,6 +522,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *mc, const cha
     if (!c) return conn_begin(cls, mc, url, con_cls);
     if (*upload_data_size) return conn_body(c, upload_data, upload_data_size);
     if (c->replied) return MHD_YES;
+    srv_watchdog_request_read(c->s, mc);
     if (c->too_large) return reply_too_large(c);
     return dispatch(c, method, url);
 }
@@ -530,6 +531,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
     ol_server *s = cls;
     srv_conn *c = *con_cls;
+    srv_watchdog_request_done(s, mc);
     if (!c) return;
     if (c->status) {
         char st[16];
@@ -569,8 +571,8 @@ static int daemon_start(ol_server *s, ol_err *err) {
         s, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(s->cfg.max_header_kb * 1024 + 8192), MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)s->cfg.timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+        srv_watchdog_callback(), s, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->daemon)
         return ol_err_set(err, OL_EIO, "serve: cannot listen on %s:%d (in use? bad address?)",
@@ -657,6 +659,7 @@ ol_server *ol_server_create(const ol_server_config *cfg, ol_err *err) {
     s->cfg = *cfg;
     s->created = srv_unix_time();
     pthread_mutex_init(&s->keys_mu, NULL);
+    pthread_mutex_init(&s->socks_mu, NULL);
     pthread_mutex_init(&s->ad_mu, NULL);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
@@ -671,6 +674,10 @@ ol_server *ol_server_create(const ol_server_config *cfg, ol_err *err) {
         goto fail;
     }
     if (srv_adapters_scan(s, err) || daemon_start(s, err)) goto fail;
+    if (srv_watchdog_start(s)) {
+        ol_err_set(err, OL_ENOMEM, "serve: cannot start the watchdog thread");
+        goto fail;
+    }
     return s;
 fail:
     ol_server_destroy(s);
@@ -711,6 +718,8 @@ void ol_server_destroy(ol_server *s) {
         wait_idle(s, 10);
         MHD_stop_daemon(s->daemon);
     }
+    srv_watchdog_stop(s);
+    pthread_mutex_destroy(&s->socks_mu);
     ol_engine_destroy(s->eng);
     srv_adapters_free(s);
     ol_metrics_destroy(s->metrics);

@@ -331,6 +331,11 @@ static int chat_fill(json_t *msgs, ol_chat_message *out, char **owned, srv_error
             return srv_fail(e, 400, "messages", NULL, "`messages[%zu]` needs a string `role`.", i);
         out[i].role = json_string_value(role);
         if (json_is_null(content) || !content) {
+            /* only an assistant turn may come without content (OpenAI: tool calls) */
+            if (strcmp(out[i].role, "assistant") != 0)
+                return srv_fail(e, 400, "messages", NULL,
+                                "`messages[%zu].content` is required for role `%.32s`.", i,
+                                out[i].role);
             out[i].content = "";
             continue;
         }

@@ -36,6 +36,8 @@ typedef struct srv_adapter {
     struct srv_adapter *next;
 } srv_adapter;
 
+typedef struct srv_sock srv_sock; /* watchdog.c: one TCP connection */
+
 struct ol_server {
     ol_server_config cfg;
     ol_engine *eng;
@@ -60,6 +62,12 @@ struct ol_server {
     pthread_mutex_t mu;   /* n_inflight */
     pthread_cond_t cv;
     int n_inflight; /* generation requests not yet answered */
+    /* watchdog.c: a deadline for reading each request (slowloris) */
+    pthread_mutex_t socks_mu;
+    srv_sock *socks;
+    pthread_t wd_thread;
+    bool wd_running;
+    atomic_bool wd_stop;
 };
 
 /* One HTTP request (MHD's con_cls): body, identity, what to count in the metrics. */
@@ -123,5 +131,12 @@ enum MHD_Result srv_handle_vllm_unload(srv_conn *c);
 enum MHD_Result srv_handle_completions(srv_conn *c, bool chat);
 
 int64_t srv_unix_time(void);
+
+/* watchdog.c */
+MHD_NotifyConnectionCallback srv_watchdog_callback(void);
+int srv_watchdog_start(ol_server *s);
+void srv_watchdog_stop(ol_server *s);
+void srv_watchdog_request_read(ol_server *s, struct MHD_Connection *mc); /* whole request in */
+void srv_watchdog_request_done(ol_server *s, struct MHD_Connection *mc); /* answered */
 
 #endif
