@@ -8,10 +8,12 @@ BUILD      ?= build
 BUILD_ASAN ?= build-fuzz
 BUILD_TSAN ?= build-tsan
 JOBS       ?= $(shell nproc)
-PROMPT     ?= The three most useful things to know about LoRA adapters are
+HOST       ?= 127.0.0.1
+PORT       ?= 8080
 
+# the OpenAI-compatible server with the four demo adapters (Ctrl-C drains and stops it)
 serve: deps build model
-	./$(BUILD)/openlora generate -p "$(PROMPT)" -n 64 --temp 0
+	./$(BUILD)/openlora serve --host $(HOST) --port $(PORT) --adapters-dir adapters
 
 test: deps build model test-unit test-asan test-tsan fuzz format-check
 	@echo "make test: all passed"

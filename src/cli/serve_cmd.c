@@ -176,8 +176,9 @@ static int parse(int argc, char **argv, serve_opts *o) {
     return 0;
 }
 
-static void summary(const ol_server_config *c, const char *model, int port) {
+static void summary(ol_server *s, const ol_server_config *c, const char *model, int port) {
     fprintf(stderr, "openlora: serving %s\n", model);
+    ol_server_describe(s, stderr);
     if (c->n_api_keys == 0 && !c->api_key_file)
         fprintf(stderr, "openlora: WARNING: no API key configured: the server is open and every "
                         "client has admin rights\n");
@@ -210,7 +211,7 @@ int ol_cli_serve(int argc, char **argv) {
         fprintf(stderr, "openlora: %s\n", err.msg);
         return 1;
     }
-    summary(&o.cfg, path, ol_server_port(s));
+    summary(s, &o.cfg, path, ol_server_port(s));
     int sig = 0;
     sigwait(&set, &sig);
     fprintf(stderr, "openlora: %s: draining (up to %d s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM",

@@ -5,6 +5,8 @@
 #define _GNU_SOURCE /* strcasestr */
 #include "server_internal.h"
 
+#include "model/model.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -415,4 +417,29 @@ enum MHD_Result srv_handle_vllm_unload(srv_conn *c) {
     }
     json_decref(j);
     return rc ? srv_reply_error(c, &e) : srv_reply_text(c, 200, "text/plain", msg, strlen(msg));
+}
+
+void ol_server_describe(ol_server *s, FILE *f) {
+    const ol_server_config *c = &s->cfg;
+    const ol_hparams *hp = ol_model_hparams((const ol_model *)ol_engine_model(s->eng));
+    fprintf(f,
+            "openlora: model `%s` (%s, %d layers, vocab %d), context %d tokens per request, "
+            "chat format %s\n",
+            s->served_name, hp->arch_name, hp->n_layer, hp->n_vocab, s->max_ctx,
+            ol_chat_format_name(s->chat));
+    fprintf(f,
+            "openlora: engine: %d tokens / %d sequences per step, queue %d, KV cache %zu MiB, "
+            "adapter cache %zu MiB\n",
+            c->n_batch, c->max_running, c->max_queue, c->kv_cache_mb, c->adapter_cache_mb);
+    pthread_mutex_lock(&s->ad_mu);
+    int n = 0;
+    for (const srv_adapter *a = s->adapters; a; a = a->next) n++;
+    fprintf(f, "openlora: %d adapter%s registered%s", n, n == 1 ? "" : "s", n ? ":" : "");
+    int shown = 0;
+    for (const srv_adapter *a = s->adapters; a && shown < 16; a = a->next, shown++)
+        fprintf(f, " %s", a->name);
+    fprintf(f, "%s\n", n > shown ? " ..." : "");
+    pthread_mutex_unlock(&s->ad_mu);
+    fprintf(f, "openlora: API keys: %s\n",
+            s->n_keys ? "required (Authorization: Bearer KEY or X-Api-Key)" : "none (open)");
 }

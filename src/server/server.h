@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define OL_SERVER_MAX_LIST 16 /* adapters dirs, URL prefixes */
 
@@ -43,6 +44,9 @@ typedef struct ol_server ol_server;
  * start listening. NULL with err filled (bad config, model, unknown chat template, port in
  * use). The listening line is NOT printed here: see ol_server_port. */
 ol_server *ol_server_create(const ol_server_config *c, ol_err *err);
+/* Start-up summary lines, each "openlora: ...\n": served model name, architecture, context,
+ * chat format, engine limits, adapters registered at start. */
+void ol_server_describe(ol_server *s, FILE *f);
 /* The bound TCP port (the real one when config port was 0). */
 int ol_server_port(const ol_server *s);
 /* Drain: /ready turns 503, new requests get 503 "draining", in-flight requests may finish for
