@@ -1,7 +1,7 @@
 /* server/server.h: `openlora serve`, an OpenAI-compatible HTTP server (libmicrohttpd + jansson)
  * over the engine's C API: completions, chat completions (plain and SSE streamed), models,
  * adapter administration, health/ready/metrics. One server owns one engine. The HTTP spec is
- * notes/server_spec.md. */
+ * docs/http-api.md. */
 #ifndef OL_SERVER_H
 #define OL_SERVER_H
 

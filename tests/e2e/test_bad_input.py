@@ -7,7 +7,7 @@ restarted so the later cases still mean something.
 
 Run: .venv/bin/python tests/e2e/test_bad_input.py   (OL_BIN=build/openlora by default)
 One PASS/FAIL line per case; exit 1 on any failure; SKIP (exit 0) without the model unless
-OL_REQUIRE_MODEL=1. Contract: /work/notes/server_spec.md.
+OL_REQUIRE_MODEL=1. Contract: docs/http-api.md.
 """
 
 import http.server

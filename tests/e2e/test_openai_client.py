@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python tests/e2e/test_openai_client.py   (OL_BIN=build/openlora by default)
 Prints one PASS/FAIL line per case; exits 1 on any failure, 0 when all pass or the model is
-missing (SKIP; OL_REQUIRE_MODEL=1 makes that a failure). Contract: /work/notes/server_spec.md.
+missing (SKIP; OL_REQUIRE_MODEL=1 makes that a failure). Contract: docs/http-api.md.
 """
 
 import json
