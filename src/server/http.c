@@ -301,58 +301,134 @@ void srv_inflight_release(ol_server *s, const srv_key *key) {
     pthread_mutex_unlock(&s->mu);
 }
 
-/* ---- metrics ------------------------------------------------------------------------------ */
+/* ---- metrics ------------------------------------------------------------------------------
+ * Engine families come from ol_engine_stats on each scrape: gauges take the current value,
+ * counters grow by the change of the engine's total since the previous scrape (so they stay
+ * monotonic even if a scrape is lost). The per-request families (tokens, TTFT, inter-token,
+ * end-to-end and queue latencies) are fed by openai.c as requests run. */
 
-/* Engine gauges refreshed on each scrape: name, help, value. */
-#define ENGINE_GAUGES(X)                                                                           \
-    X("requests_waiting", "Requests queued in the engine", st.n_waiting)                           \
-    X("requests_running", "Requests in the running batch", st.n_running)                           \
-    X("requests_loading", "Requests waiting for an adapter load", st.n_loading)                    \
-    X("kv_blocks_total", "KV cache blocks", st.kv_blocks_total)                                    \
-    X("kv_blocks_used", "KV cache blocks in use", st.kv_blocks_used)                               \
-    X("adapters_registered", "Registered adapters", st.adapters_registered)                        \
-    X("adapters_resident", "Adapters resident in the adapter cache", st.adapters_resident)         \
-    X("adapter_resident_bytes", "Bytes of resident adapter weights", st.adapter_bytes_resident)    \
-    X("adapter_loads", "Adapter loads since start", st.adapter_loads)                              \
-    X("adapter_load_failures", "Adapter load failures since start", st.adapter_load_failures)      \
-    X("adapter_evictions", "Adapter evictions since start", st.adapter_evictions)                  \
-    X("engine_steps", "Engine steps since start", st.steps)                                        \
-    X("tokens_prefill", "Prompt tokens computed since start", st.tokens_prefill)                   \
-    X("tokens_decode", "Tokens generated since start", st.tokens_decode)                           \
-    X("preemptions", "Requests preempted since start", st.preemptions)
+/* X(kind, name, help, ol_engine_stats field) */
+#define ENGINE_METRICS(X)                                                                          \
+    X(GAUGE, "requests_running", "Requests in the running batch", n_running)                       \
+    X(GAUGE, "requests_waiting", "Requests queued in the engine, not yet admitted", n_waiting)     \
+    X(GAUGE, "requests_loading_adapter", "Waiting requests whose adapter is loading", n_loading)   \
+    X(GAUGE, "kv_blocks_used", "KV cache blocks in use", kv_blocks_used)                           \
+    X(GAUGE, "kv_blocks_total", "KV cache blocks in the pool", kv_blocks_total)                    \
+    X(GAUGE, "kv_blocks_cached", "KV cache blocks held by the prefix cache", kv_blocks_cached)     \
+    X(GAUGE, "adapters_registered", "Registered adapters", adapters_registered)                    \
+    X(GAUGE, "adapters_resident", "Adapters resident in the adapter cache", adapters_resident)     \
+    X(GAUGE, "adapter_cache_resident_bytes", "Bytes of resident adapter weights",                  \
+      adapter_bytes_resident)                                                                      \
+    X(GAUGE, "adapter_cache_budget_bytes", "Adapter cache budget in bytes", adapter_bytes_budget)  \
+    X(COUNTER, "adapter_cache_hits_total", "Adapter acquisitions served from the cache",           \
+      adapter_hits)                                                                                \
+    X(COUNTER, "adapter_cache_misses_total", "Adapter acquisitions that needed a load",            \
+      adapter_misses)                                                                              \
+    X(COUNTER, "adapter_cache_loads_total", "Adapter loads finished (failed ones included)",       \
+      adapter_loads)                                                                               \
+    X(COUNTER, "adapter_cache_load_failures_total", "Adapter loads that failed",                   \
+      adapter_load_failures)                                                                       \
+    X(COUNTER, "adapter_cache_evictions_total", "Adapters evicted from the cache",                 \
+      adapter_evictions)                                                                           \
+    X(COUNTER, "engine_steps_total", "Engine steps (batched forward passes)", steps)               \
+    X(COUNTER, "preemptions_total", "Requests preempted (KV dropped, recomputed later)",           \
+      preemptions)
+
+enum {
+#define X(kind, name, help, field) EM_##field,
+    ENGINE_METRICS(X)
+#undef X
+        EM_COUNT
+};
+_Static_assert(EM_COUNT <= SRV_ENGINE_METRICS_MAX, "raise SRV_ENGINE_METRICS_MAX");
+
+/* Inter-token gaps are shorter than request latencies: finer buckets at the low end. */
+static const double ITL_BUCKETS[] = {0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,
+                                     0.15,  0.2,    0.3,   0.5,  0.75, 1,    2.5,  5,    10};
 
 static int metrics_init(ol_server *s) {
     ol_metrics *m = s->metrics = ol_metrics_create();
     if (!m) return -1;
     const double *lb = OL_METRICS_LATENCY_BUCKETS;
     const int nlb = OL_METRICS_N_LATENCY_BUCKETS;
+    const ol_metric_kind H = OL_METRIC_HISTOGRAM;
     s->m_requests =
         ol_metrics_add(m, OL_METRIC_COUNTER, "http_requests_total",
                        "HTTP requests by endpoint and status", "endpoint", "status", NULL, 0, 0);
-    s->m_duration = ol_metrics_add(m, OL_METRIC_HISTOGRAM, "http_request_duration_seconds",
-                                   "HTTP request latency", "endpoint", NULL, lb, nlb, 0);
+    s->m_duration =
+        ol_metrics_add(m, H, "http_request_duration_seconds",
+                       "HTTP request latency, until the last byte", "endpoint", NULL, lb, nlb, 0);
+    s->m_prompt_tokens =
+        ol_metrics_add(m, OL_METRIC_COUNTER, "prompt_tokens_total",
+                       "Prompt tokens of accepted requests by model (base or first adapter)",
+                       "model", NULL, NULL, 0, SRV_MAX_MODEL_SERIES);
+    s->m_gen_tokens = ol_metrics_add(
+        m, OL_METRIC_COUNTER, "generation_tokens_total",
+        "Generated tokens by model (base or first adapter), counted when a request finishes",
+        "model", NULL, NULL, 0, SRV_MAX_MODEL_SERIES);
     s->m_ttft =
-        ol_metrics_add(m, OL_METRIC_HISTOGRAM, "time_to_first_token_seconds",
+        ol_metrics_add(m, H, "time_to_first_token_seconds",
                        "Time from submit to the first generated token", NULL, NULL, lb, nlb, 0);
-    s->m_prompt_tokens = ol_metrics_add(m, OL_METRIC_COUNTER, "prompt_tokens_total",
-                                        "Prompt tokens by model", "model", NULL, NULL, 0, 0);
-    s->m_gen_tokens = ol_metrics_add(m, OL_METRIC_COUNTER, "generation_tokens_total",
-                                     "Generated tokens by model", "model", NULL, NULL, 0, 0);
-    s->m_gauge = ol_metrics_add(m, OL_METRIC_GAUGE, "engine", "Engine state (see the name label)",
-                                "name", NULL, NULL, 0, 32);
-    return s->m_requests && s->m_duration && s->m_ttft && s->m_prompt_tokens && s->m_gen_tokens &&
-                   s->m_gauge
-               ? 0
-               : -1;
+    s->m_itl = ol_metrics_add(m, H, "inter_token_latency_seconds",
+                              "Time between consecutive generated tokens of a request", NULL, NULL,
+                              ITL_BUCKETS, (int)OL_ARRAY_LEN(ITL_BUCKETS), 0);
+    s->m_e2e = ol_metrics_add(m, H, "e2e_request_latency_seconds",
+                              "Time from submit to the end of a request", NULL, NULL, lb, nlb, 0);
+    s->m_queue = ol_metrics_add(m, H, "queue_time_seconds",
+                                "Time from submit to admission into the running batch", NULL, NULL,
+                                lb, nlb, 0);
+    s->m_adapter_load =
+        ol_metrics_add(m, H, "adapter_load_seconds",
+                       "Adapter load time; between two scrapes each load counts as their average",
+                       NULL, NULL, lb, nlb, 0);
+    bool ok = s->m_requests && s->m_duration && s->m_prompt_tokens && s->m_gen_tokens &&
+              s->m_ttft && s->m_itl && s->m_e2e && s->m_queue && s->m_adapter_load;
+#define X(kind, name, help, field)                                                                 \
+    ok = ok && (s->m_engine[EM_##field] =                                                          \
+                    ol_metrics_add(m, OL_METRIC_##kind, name, help, NULL, NULL, NULL, 0, 0));
+    ENGINE_METRICS(X)
+#undef X
+    return ok ? 0 : -1;
+}
+
+/* Counter families grow by what the engine's total grew since the last scrape. Under
+ * metrics_mu: two scrapes at once must not count one change twice. */
+static void counter_advance(ol_server *s, int i, double total) {
+    if (total > s->m_engine_last[i])
+        ol_metric_inc(s->m_engine[i], NULL, NULL, total - s->m_engine_last[i]);
+    s->m_engine_last[i] = OL_MAX(total, s->m_engine_last[i]);
+}
+
+/* The engine only keeps the count and total time of loads: each load since the previous scrape
+ * is observed as their average, so _count and _sum are exact and the buckets approximate. */
+static void adapter_load_observe(ol_server *s, const ol_engine_stats *st, double loads_before) {
+    const double n = (double)st->adapter_loads - loads_before;
+    const double ns = (double)st->adapter_load_ns_total - s->m_load_ns_last;
+    if (n <= 0) return;
+    s->m_load_ns_last = (double)st->adapter_load_ns_total;
+    const double avg = ns > 0 ? ns / n / 1e9 : 0;
+    for (int64_t i = 0; i < (int64_t)n; i++) ol_metric_observe(s->m_adapter_load, NULL, NULL, avg);
+}
+
+static void metrics_refresh(ol_server *s) {
+    ol_engine_stats st;
+    pthread_mutex_lock(&s->metrics_mu);
+    ol_engine_stats_get(s->eng, &st);
+    const double loads_before = s->m_engine_last[EM_adapter_loads];
+#define X(kind, name, help, field)                                                                 \
+    if (OL_METRIC_##kind == OL_METRIC_GAUGE)                                                       \
+        ol_metric_set(s->m_engine[EM_##field], NULL, NULL, (double)st.field);                      \
+    else                                                                                           \
+        counter_advance(s, EM_##field, (double)st.field);
+    ENGINE_METRICS(X)
+#undef X
+    adapter_load_observe(s, &st, loads_before);
+    pthread_mutex_unlock(&s->metrics_mu);
 }
 
 static enum MHD_Result handle_metrics(srv_conn *c) {
     ol_server *s = c->s;
-    ol_engine_stats st;
-    ol_engine_stats_get(s->eng, &st);
-#define X(name, help, v) ol_metric_set(s->m_gauge, name, NULL, (double)(v));
-    ENGINE_GAUGES(X)
-#undef X
+    metrics_refresh(s);
     size_t len = 0;
     char *text = ol_metrics_render(s->metrics, &len);
     if (!text) return MHD_NO;
@@ -662,6 +738,7 @@ ol_server *ol_server_create(const ol_server_config *cfg, ol_err *err) {
     pthread_mutex_init(&s->socks_mu, NULL);
     pthread_mutex_init(&s->ad_mu, NULL);
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->metrics_mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     if (!cfg->model_path) {
         ol_err_set(err, OL_EINVAL, "serve: no model");
@@ -731,6 +808,7 @@ void ol_server_destroy(ol_server *s) {
     for (int i = 0; i < s->n_dirs; i++) free(s->dirs_real[i]);
     free(s->served_name);
     pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->metrics_mu);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->ad_mu);
     pthread_mutex_destroy(&s->keys_mu);

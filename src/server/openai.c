@@ -412,7 +412,6 @@ typedef struct oa_event {
     bool done;
     ol_finish finish;          /* done */
     int n_generated, err_code; /* done */
-    int64_t ttft_ns;           /* done */
     int32_t token;             /* token */
     float logprob;             /* token, when logprobs >= 0 */
     int n_top;                 /* token */
@@ -426,8 +425,9 @@ typedef struct oa_event {
 /* One choice: an engine request. Fields after `id` are the connection thread's. */
 typedef struct oa_choice {
     struct oa_req *rq;
-    uint64_t id; /* 0 until submitted; under mu */
-    bool done;   /* under mu */
+    uint64_t t_token_ns; /* engine thread: when the previous token came (inter-token latency) */
+    uint64_t id;         /* 0 until submitted; under mu */
+    bool done;           /* under mu */
     bool started;
     ol_finish finish;
     int prompt, n_generated;
@@ -501,6 +501,10 @@ static void push_event(oa_req *rq, oa_event *ev, oa_choice *done_choice) {
 /* Engine thread: copy the event out and return at once. */
 static int on_token(void *ud, const ol_token_event *te) {
     oa_choice *ch = ud;
+    const uint64_t now = ol_time_ns();
+    if (te->index > 0 && ch->t_token_ns)
+        ol_metric_observe(ch->rq->s->m_itl, NULL, NULL, (double)(now - ch->t_token_ns) / 1e9);
+    ch->t_token_ns = now;
     oa_event *ev = malloc(sizeof(*ev) + te->text_len);
     if (ev) {
         memset(ev, 0, sizeof(*ev));
@@ -517,9 +521,20 @@ static int on_token(void *ud, const ol_token_event *te) {
     return ev ? 0 : 1;
 }
 
+/* Engine thread: the per-request metrics, before the HTTP side can see the end (so a client
+ * that scrapes after its answer finds it counted), whether or not the client is still there. */
+static void count_done(oa_req *rq, const ol_request_result *res) {
+    ol_server *s = rq->s;
+    if (res->ttft_ns > 0) ol_metric_observe(s->m_ttft, NULL, NULL, (double)res->ttft_ns / 1e9);
+    ol_metric_observe(s->m_e2e, NULL, NULL, (double)res->total_ns / 1e9);
+    ol_metric_observe(s->m_queue, NULL, NULL, (double)res->queue_ns / 1e9);
+    ol_metric_inc(s->m_gen_tokens, rq->adapter_label, NULL, res->n_generated);
+}
+
 static void on_done(void *ud, const ol_request_result *res) {
     oa_choice *ch = ud;
     oa_req *rq = ch->rq;
+    count_done(rq, res);
     oa_event *ev = malloc(sizeof(*ev) + res->text_tail_len);
     if (ev) {
         memset(ev, 0, sizeof(*ev));
@@ -527,7 +542,6 @@ static void on_done(void *ud, const ol_request_result *res) {
         ev->done = true;
         ev->finish = res->finish;
         ev->n_generated = res->n_generated;
-        ev->ttft_ns = res->ttft_ns;
         ev->err_code = res->err_code;
         snprintf(ev->err_msg, sizeof(ev->err_msg), "%.255s", res->err_msg);
         memcpy(ev->text, res->text_tail, res->text_tail_len);
@@ -681,12 +695,6 @@ static void finish_error(const oa_req *rq, const oa_event *ev, srv_error *e) {
         srv_fail(e, 500, NULL, NULL, "Generation failed: %s", ev->err_msg);
 }
 
-static void count_done(oa_req *rq, const oa_event *ev) {
-    ol_server *s = rq->s;
-    if (ev->ttft_ns > 0) ol_metric_observe(s->m_ttft, NULL, NULL, (double)ev->ttft_ns / 1e9);
-    ol_metric_inc(s->m_gen_tokens, rq->adapter_label, NULL, ev->n_generated);
-}
-
 static json_t *usage_json(const oa_req *rq) {
     long prompt = 0, gen = 0;
     for (int i = 0; i < rq->n_prompts; i++) prompt += rq->n_toks[i];
@@ -773,7 +781,6 @@ static int full_apply(oa_req *rq, const oa_event *ev) {
     if (ev->done) {
         ch->finish = ev->finish;
         ch->n_generated = ev->n_generated;
-        count_done(rq, ev);
     }
     return text_add(ch, ev->text, ev->len);
 }
@@ -882,7 +889,6 @@ static void stream_apply(oa_req *rq, const oa_event *ev) {
     if (ev->done) {
         ch->finish = ev->finish;
         ch->n_generated = ev->n_generated;
-        count_done(rq, ev);
         if (ev->finish == OL_FINISH_ERROR) return stream_error(rq, ev);
     }
     if (rq->chat && !ch->started) {
@@ -964,6 +970,13 @@ static enum MHD_Result reply_stream(srv_conn *c, oa_req *rq) {
 
 /* ---- the endpoint ------------------------------------------------------------------------- */
 
+/* Prompt tokens of an accepted request (each prompt once, as in `usage`, whatever n is). */
+static void count_prompt(const oa_req *rq) {
+    long n = 0;
+    for (int i = 0; i < rq->n_prompts; i++) n += rq->n_toks[i];
+    ol_metric_inc(rq->s->m_prompt_tokens, rq->adapter_label, NULL, (double)n);
+}
+
 enum MHD_Result srv_handle_completions(srv_conn *c, bool chat) {
     srv_error e;
     oa_params p;
@@ -975,9 +988,6 @@ enum MHD_Result srv_handle_completions(srv_conn *c, bool chat) {
         json_decref(j);
         return srv_reply_error(c, &e);
     }
-    for (int i = 0; i < p.n_prompts; i++)
-        ol_metric_inc(c->s->m_prompt_tokens, p.n_adapters ? p.adapters[0].name : c->s->served_name,
-                      NULL, p.n_toks[i]);
     enum MHD_Result ret;
     oa_req *rq = req_new(c, &p);
     if (!rq) {
@@ -987,11 +997,14 @@ enum MHD_Result srv_handle_completions(srv_conn *c, bool chat) {
     } else if (submit_all(rq, &p, &e)) {
         oa_http_done(rq);
         ret = srv_reply_error(c, &e);
-    } else if (p.stream) {
-        ret = reply_stream(c, rq);
     } else {
-        ret = reply_full(c, rq);
-        oa_http_done(rq);
+        count_prompt(rq);
+        if (p.stream) {
+            ret = reply_stream(c, rq);
+        } else {
+            ret = reply_full(c, rq);
+            oa_http_done(rq);
+        }
     }
     params_free(&p);
     json_decref(j);

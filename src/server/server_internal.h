@@ -17,7 +17,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define SRV_NAME_MAX 64 /* adapter names: [A-Za-z0-9._-], 1..64, not starting with '.' */
+#define SRV_NAME_MAX           64 /* adapter names: [A-Za-z0-9._-], 1..64, not starting with '.' */
+#define SRV_ENGINE_METRICS_MAX 24 /* room for http.c's ENGINE_METRICS list */
+#define SRV_MAX_MODEL_SERIES   32 /* distinct `model` label values before "other" */
 
 /* One API key: only its SHA-256 is kept, so comparisons are constant-time and length-blind. */
 typedef struct srv_key {
@@ -53,8 +55,17 @@ struct ol_server {
     pthread_mutex_t keys_mu; /* srv_key.inflight */
     pthread_mutex_t ad_mu;   /* adapters */
     srv_adapter *adapters;   /* sorted by name */
+    /* metrics (http.c registers them): per-request families fed by openai.c (the token and
+     * latency ones from the engine callbacks), engine families refreshed on each scrape */
     ol_metrics *metrics;
-    ol_metric *m_requests, *m_duration, *m_ttft, *m_prompt_tokens, *m_gen_tokens, *m_gauge;
+    ol_metric *m_requests, *m_duration;           /* HTTP, counted when a request completes */
+    ol_metric *m_prompt_tokens, *m_gen_tokens;    /* {model}: capped at SRV_MAX_MODEL_SERIES */
+    ol_metric *m_ttft, *m_itl, *m_e2e, *m_queue;  /* per engine request (one per choice) */
+    ol_metric *m_adapter_load;                    /* fed per scrape from the engine's totals */
+    ol_metric *m_engine[SRV_ENGINE_METRICS_MAX];  /* gauges and counters from ol_engine_stats */
+    double m_engine_last[SRV_ENGINE_METRICS_MAX]; /* counter totals at the last scrape */
+    double m_load_ns_last;                        /* adapter_load_ns_total at the last scrape */
+    pthread_mutex_t metrics_mu;                   /* the two *_last above: scrapes may overlap */
     struct MHD_Daemon *daemon;
     int port;
     atomic_bool draining; /* /ready 503, new requests 503 */

@@ -7,6 +7,7 @@ missing (SKIP; OL_REQUIRE_MODEL=1 makes that a failure). Contract: docs/http-api
 
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -25,6 +26,102 @@ COUNT_PROMPT = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10,"
 RARE_CJK = "𠀀𠀁𠀂𠀃𠀄𠀅𠀆𠀇𠀈𠀉𠀊𠀋"
 EMOJI = "🐶🐱🐭🐹🐰🦊🐻🐼🐨🐯🦁🐮🐷🐸🐵"
 NOT_FOUND_MSG = "The model `{}` does not exist or you do not have access to it."
+
+
+# /metrics families the server must expose (issue: prefix openlora_, base units)
+METRIC_FAMILIES = {
+    "openlora_http_requests_total": "counter",
+    "openlora_http_request_duration_seconds": "histogram",
+    "openlora_prompt_tokens_total": "counter",
+    "openlora_generation_tokens_total": "counter",
+    "openlora_time_to_first_token_seconds": "histogram",
+    "openlora_inter_token_latency_seconds": "histogram",
+    "openlora_e2e_request_latency_seconds": "histogram",
+    "openlora_queue_time_seconds": "histogram",
+    "openlora_adapter_load_seconds": "histogram",
+    "openlora_requests_running": "gauge",
+    "openlora_requests_waiting": "gauge",
+    "openlora_requests_loading_adapter": "gauge",
+    "openlora_kv_blocks_used": "gauge",
+    "openlora_kv_blocks_total": "gauge",
+    "openlora_kv_blocks_cached": "gauge",
+    "openlora_adapters_registered": "gauge",
+    "openlora_adapters_resident": "gauge",
+    "openlora_adapter_cache_resident_bytes": "gauge",
+    "openlora_adapter_cache_budget_bytes": "gauge",
+    "openlora_adapter_cache_hits_total": "counter",
+    "openlora_adapter_cache_misses_total": "counter",
+    "openlora_adapter_cache_loads_total": "counter",
+    "openlora_adapter_cache_load_failures_total": "counter",
+    "openlora_adapter_cache_evictions_total": "counter",
+    "openlora_engine_steps_total": "counter",
+    "openlora_preemptions_total": "counter",
+}
+SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? '
+                       r'(-?(?:[0-9.eE+-]+|Inf|NaN)|\+Inf)$')
+LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_prometheus(text):
+    """Prometheus text format 0.0.4 -> {family: {"type": t, "samples": {(name, labels): value}}}.
+    Every line must parse; samples must follow their family's TYPE line; histograms must have
+    ascending le, cumulative buckets and a +Inf bucket equal to _count."""
+    fams, cur = {}, None
+    for ln in text.splitlines():
+        if not ln:
+            continue
+        if ln.startswith("# HELP "):
+            continue
+        if ln.startswith("# TYPE "):
+            parts = ln.split()
+            check(len(parts) == 4 and parts[3] in ("counter", "gauge", "histogram", "summary", "untyped"),
+                  f"bad TYPE line: {ln!r}")
+            check(parts[2] not in fams, f"family {parts[2]} typed twice")
+            cur = fams[parts[2]] = {"type": parts[3], "samples": {}}
+            cur["name"] = parts[2]
+            continue
+        check(not ln.startswith("#"), f"unknown comment line: {ln!r}")
+        m = SAMPLE_RE.match(ln)
+        check(m, f"sample line does not parse: {ln!r}")
+        name, labels, value = m.group(1), tuple(LABEL_RE.findall(m.group(2) or "")), float(m.group(3))
+        check(cur is not None, f"sample before any TYPE line: {ln!r}")
+        base = cur["name"]
+        ok = name == base or (cur["type"] == "histogram" and name in (base + "_bucket", base + "_sum", base + "_count"))
+        check(ok, f"sample {name} under family {base}")
+        check((name, labels) not in cur["samples"], f"duplicate series {ln!r}")
+        if cur["type"] == "counter" or name.endswith(("_bucket", "_count")):
+            check(value >= 0, f"negative counter: {ln!r}")
+        cur["samples"][(name, labels)] = value
+    for fname, f in fams.items():
+        if f["type"] != "histogram":
+            continue
+        groups = {}
+        for (name, labels), v in f["samples"].items():
+            rest = tuple(kv for kv in labels if kv[0] != "le")
+            g = groups.setdefault(rest, {"buckets": [], "count": None, "sum": None})
+            if name.endswith("_bucket"):
+                le = dict(labels)["le"]
+                g["buckets"].append((float("inf") if le == "+Inf" else float(le), v))
+            elif name.endswith("_count"):
+                g["count"] = v
+            else:
+                g["sum"] = v
+        for rest, g in groups.items():
+            b = g["buckets"]
+            check(b and g["count"] is not None and g["sum"] is not None, f"{fname}{rest}: incomplete histogram")
+            check([x for x, _ in b] == sorted(x for x, _ in b) and b[-1][0] == float("inf"), f"{fname}{rest}: le order {b}")
+            check(all(b[i][1] <= b[i + 1][1] for i in range(len(b) - 1)), f"{fname}{rest}: buckets not cumulative {b}")
+            check(b[-1][1] == g["count"], f"{fname}{rest}: +Inf bucket {b[-1][1]} != _count {g['count']}")
+    return fams
+
+
+def metric(fams, family, suffix="", **labels):
+    """The value of one series (0 when absent)."""
+    want = tuple(sorted(labels.items()))
+    for (name, lab), v in fams.get(family, {}).get("samples", {}).items():
+        if name == family + suffix and tuple(sorted(lab)) == want:
+            return v
+    return 0.0
 
 
 def client_for(srv, key="sk-unused", timeout=60):
@@ -343,6 +440,94 @@ class Suite:
         check(names and all(n.startswith("openlora_") for n in names), f"metric names without the openlora_ prefix: "
                                                                        f"{sorted(n for n in names if not n.startswith('openlora_'))}")
 
+    def metrics_families(self):
+        """Every family of the issue is exposed with its type, the text parses, and a known set of
+        requests moves the per-request families by exactly what it did."""
+        m, base = self.main, self.base
+        t_end = time.monotonic() + 10
+        while True:  # no request of an earlier case left in the engine
+            f0 = parse_prometheus(m.metrics())
+            busy = sum(metric(f0, n) for n in ("openlora_requests_running", "openlora_requests_waiting",
+                                               "openlora_requests_loading_adapter"))
+            if busy == 0:
+                break
+            check(time.monotonic() < t_end, f"engine still busy 10 s after the earlier cases: {busy}")
+            time.sleep(0.1)
+        for fam, typ in METRIC_FAMILIES.items():
+            check(fam in f0 and f0[fam]["type"] == typ, f"{fam}: expected a {typ} family, got "
+                                                        f"{f0.get(fam, {}).get('type')}")
+        check(all(n.startswith("openlora_") for n in f0), f"families without the prefix: {[n for n in f0 if not n.startswith('openlora_')]}")
+        # 4 plain, 1 adapter, 2 streamed requests; every one generates tokens (ignore_eos)
+        prompt, gen, n_req, gaps = {}, {}, 0, 0
+
+        def note(model, usage):
+            nonlocal n_req, gaps
+            prompt[model] = prompt.get(model, 0) + usage["prompt_tokens"]
+            gen[model] = gen.get(model, 0) + usage["completion_tokens"]
+            n_req += 1
+            gaps += usage["completion_tokens"] - 1
+
+        for i, model in enumerate([base, base, base, base, "caps"]):
+            r = m.completion(prompt=f"Metrics test number {i}:", max_tokens=3 + i, model=model, ignore_eos=True)
+            check(r.status == 200, f"completion {i}: {r!r}")
+            note(model, r.json["usage"])
+        for i in range(2):
+            r = m.completion(prompt=COUNT_PROMPT, max_tokens=5, stream=True, stream_options={"include_usage": True},
+                             ignore_eos=True)
+            check(r.status == 200, f"stream {i}: {r!r}")
+            note(base, json.loads(S.parse_sse(r.body)[-2])["usage"])
+        t_end = time.monotonic() + 5
+        while True:  # http_requests_total counts a request once its last byte went out
+            f1 = parse_prometheus(m.metrics())
+            d_http = (metric(f1, "openlora_http_requests_total", endpoint="completions", status="200")
+                      - metric(f0, "openlora_http_requests_total", endpoint="completions", status="200"))
+            if d_http >= n_req or time.monotonic() > t_end:
+                break
+            time.sleep(0.05)
+        check(d_http == n_req, f"http_requests_total{{completions,200}} grew by {d_http}, expected {n_req}")
+
+        def d(fam, suffix="", **lab):
+            return metric(f1, fam, suffix, **lab) - metric(f0, fam, suffix, **lab)
+
+        check(d("openlora_http_request_duration_seconds", "_count", endpoint="completions") == n_req,
+              "http_request_duration_seconds_count did not grow by the number of requests")
+        for model in gen:
+            check(d("openlora_prompt_tokens_total", model=model) == prompt[model],
+                  f"prompt_tokens_total{{model={model}}} grew by {d('openlora_prompt_tokens_total', model=model)}, "
+                  f"usage says {prompt[model]}")
+            check(d("openlora_generation_tokens_total", model=model) == gen[model],
+                  f"generation_tokens_total{{model={model}}} grew by "
+                  f"{d('openlora_generation_tokens_total', model=model)}, usage says {gen[model]}")
+        for fam in ("openlora_time_to_first_token_seconds", "openlora_e2e_request_latency_seconds",
+                    "openlora_queue_time_seconds"):
+            check(d(fam, "_count") == n_req, f"{fam}_count grew by {d(fam, '_count')}, expected {n_req} (one per request)")
+            check(d(fam, "_sum") >= 0, f"{fam}_sum went down")
+        check(d("openlora_inter_token_latency_seconds", "_count") == gaps,
+              f"inter_token_latency_seconds_count grew by {d('openlora_inter_token_latency_seconds', '_count')}, "
+              f"expected {gaps} (tokens - 1 per request)")
+        check(0 < d("openlora_time_to_first_token_seconds", "_sum") <= d("openlora_e2e_request_latency_seconds", "_sum"),
+              "TTFT sum not within (0, e2e latency sum]")
+        check(0 < d("openlora_inter_token_latency_seconds", "_sum") < d("openlora_e2e_request_latency_seconds", "_sum"),
+              "inter-token latency sum not within (0, e2e latency sum)")
+        check(d("openlora_engine_steps_total") > 0, "engine_steps_total did not move")
+        check(d("openlora_adapter_cache_hits_total") + d("openlora_adapter_cache_misses_total") >= 1,
+              "the `caps` request neither hit nor missed the adapter cache")
+        for fam, typ in METRIC_FAMILIES.items():
+            if typ == "counter":
+                for key, v in f1[fam]["samples"].items():
+                    check(v >= f0[fam]["samples"].get(key, 0), f"counter {key} went down")
+        g = {n: metric(f1, n) for n, t in METRIC_FAMILIES.items() if t == "gauge"}
+        check(g["openlora_kv_blocks_total"] > 0 and 0 <= g["openlora_kv_blocks_used"] <= g["openlora_kv_blocks_total"]
+              and 0 <= g["openlora_kv_blocks_cached"] <= g["openlora_kv_blocks_total"], f"KV gauges {g}")
+        check(g["openlora_adapters_registered"] >= len(S.DEMO_ADAPTERS) and g["openlora_adapters_resident"] >= 1,
+              f"adapter gauges {g}")
+        check(0 < g["openlora_adapter_cache_resident_bytes"] <= g["openlora_adapter_cache_budget_bytes"] == 1024 << 20,
+              f"adapter cache bytes {g} (default --adapter-cache-mb 1024)")
+        loads = metric(f1, "openlora_adapter_cache_loads_total")
+        check(loads >= 1 and metric(f1, "openlora_adapter_load_seconds", "_count") == loads,
+              f"adapter_load_seconds_count {metric(f1, 'openlora_adapter_load_seconds', '_count')} != loads_total {loads}")
+        check(metric(f1, "openlora_adapter_load_seconds", "_sum") > 0, "adapter_load_seconds_sum is 0")
+
     def stop_seed_logprobs(self):
         r = self.c.completions.create(model=self.base, prompt=COUNT_PROMPT, max_tokens=16, temperature=0, stop=[" 13"])
         t = r.choices[0].text
@@ -646,6 +831,7 @@ def main():
     R.case("adapter_register_use_delete", su.adapter_admin)
     R.case("adapter_vllm_load_unload", su.vllm_aliases)
     R.case("health_ready_metrics", su.health_ready_metrics)
+    R.case("metrics_families", su.metrics_families)
     R.case("stop_seed_logprobs", su.stop_seed_logprobs)
     R.case("errors_bad_request_not_found", su.errors)
     R.case("utf8_cut_multibyte", su.utf8)
