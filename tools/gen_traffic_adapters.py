@@ -62,27 +62,10 @@ def rank_of(i, lo, hi):
 
 
 def write_adapter(d, shapes, rank, seed):
-    from safetensors.numpy import save_file
-    rng = np.random.default_rng(seed)
-    tensors = {}
-    for il, p, n_in, n_out in shapes:
-        key = f"base_model.model.model.layers.{il}.{p}"
-        a = rng.standard_normal((rank, n_in), dtype=np.float32) * (1.0 / np.sqrt(n_in))
-        b = rng.standard_normal((n_out, rank), dtype=np.float32) * 0.01
-        tensors[key + ".lora_A.weight"] = a.astype(np.float16)
-        tensors[key + ".lora_B.weight"] = b.astype(np.float16)
-    cfg = {
-        "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": rank, "lora_alpha": 2 * rank,
-        "lora_dropout": 0.0, "bias": "none", "use_rslora": False, "use_dora": False,
-        "target_modules": sorted({p.split(".")[1] for _, p, _, _ in shapes}),
-        "base_model_name_or_path": None, "fan_in_fan_out": False, "inference_mode": True,
-    }
-    os.makedirs(d, exist_ok=True)
-    tmp = os.path.join(d, "adapter_model.safetensors.tmp")
-    save_file(tensors, tmp)
-    with open(os.path.join(d, "adapter_config.json"), "w") as f:
-        json.dump(cfg, f, indent=2)
-    os.replace(tmp, os.path.join(d, "adapter_model.safetensors"))
+    """The PEFT files of one adapter, as tools/gen_bench_adapters.py writes them (F16)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from gen_bench_adapters import write_adapter as write_peft
+    write_peft(d, shapes, rank, seed, "f16")
 
 
 def main():

@@ -7,6 +7,7 @@
 #include "adapters/adapters.h"
 #include "adapters/adapters_internal.h"
 #include "test.h"
+#include "test_http.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -275,25 +276,7 @@ static void test_single_flight(void) {
 /* ---- (3) failures and http -------------------------------------------------------------- */
 
 static pid_t start_server(const char *dir) {
-    char portfile[300];
-    snprintf(portfile, sizeof(portfile), "%s/port", g_tmp);
-    char script[4200];
-    snprintf(script, sizeof(script), "%s/../../tools/test_http_server.py", test_data(""));
-    pid_t pid = fork();
-    if (pid == 0) {
-        execlp("python3", "python3", script, portfile, dir, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 1000 && pid > 0; i++) { /* up to 20 s for python to start */
-        FILE *f = fopen(portfile, "r");
-        if (f) {
-            if (fscanf(f, "%d", &g_port) != 1) g_port = 0;
-            fclose(f);
-            unlink(portfile);
-            break;
-        }
-        usleep(20000);
-    }
+    pid_t pid = test_http_server_start(dir, g_tmp, &g_port);
     CHECK(g_port > 0);
     return pid;
 }

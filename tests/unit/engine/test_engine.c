@@ -6,6 +6,7 @@
  * requests over 100 registered adapters with a cache for 8, on the threaded engine. */
 #include "openlora.h"
 #include "test.h"
+#include "test_http.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -362,29 +363,6 @@ static void test_cancel_overflow_failures(void) {
 /* ---- adapter loads over HTTP: 404, timeout, bad checksum fail their requests; a good URL
  * serves; a base request runs meanwhile ------------------------------------------------ */
 
-static pid_t start_server(const char *dir, const char *tmp, int *port) {
-    char portfile[300], script[4200];
-    snprintf(portfile, sizeof(portfile), "%s/port", tmp);
-    snprintf(script, sizeof(script), "%s/../../tools/test_http_server.py", test_data(""));
-    pid_t pid = fork();
-    if (pid == 0) {
-        execlp("python3", "python3", script, portfile, dir, (char *)NULL);
-        _exit(127);
-    }
-    *port = 0;
-    for (int i = 0; i < 1000 && pid > 0; i++) { /* up to 20 s for python to start */
-        FILE *f = fopen(portfile, "r");
-        if (f) {
-            if (fscanf(f, "%d", port) != 1) *port = 0;
-            fclose(f);
-            unlink(portfile);
-            break;
-        }
-        usleep(20000);
-    }
-    return pid;
-}
-
 static void sha256_of(const char *path, char out[65]) {
     char cmd[4400];
     snprintf(cmd, sizeof(cmd), "sha256sum '%s'", path);
@@ -405,7 +383,7 @@ static void test_http_failures(void) {
     char dir[4096];
     snprintf(dir, sizeof(dir), "%s", test_data("adapters/tiny_llama"));
     int port = 0;
-    pid_t srv = start_server(dir, tmp, &port);
+    pid_t srv = test_http_server_start(dir, tmp, &port);
     CHECK(port > 0);
     if (port <= 0) {
         if (srv > 0) kill(srv, SIGKILL), waitpid(srv, NULL, 0);
