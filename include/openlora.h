@@ -70,6 +70,15 @@ int ol_engine_adapter_register(ol_engine *e, const char *name, const char *sourc
                                ol_err *err);
 int ol_engine_adapter_unregister(ol_engine *e, const char *name, ol_err *err);
 
+/* The current version of a registered name and whether its weights are in the host cache. */
+typedef struct ol_engine_adapter_state {
+    uint64_t version;
+    bool resident, loading;
+    size_t bytes; /* compute-layout bytes when resident, else 0 */
+} ol_engine_adapter_state;
+/* 0 and *out, or OL_ENOENT when the name is not registered. */
+int ol_engine_adapter_state_get(ol_engine *e, const char *name, ol_engine_adapter_state *out);
+
 /* ---- requests ---------------------------------------------------------------------------- */
 
 #define OL_MAX_ADAPTERS_PER_REQUEST 4

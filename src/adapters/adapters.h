@@ -174,6 +174,9 @@ typedef struct ol_adapter_listing {
     bool resident, loading;
     size_t bytes; /* 0 when not resident */
 } ol_adapter_listing;
+/* The state of one version (a reference must be held). */
+void ol_adapter_cache_describe(ol_adapter_cache *c, const ol_adapter_entry *e,
+                               ol_adapter_listing *out);
 /* Fills up to cap entries (sorted by name); returns the number of registered names. */
 int ol_adapter_cache_list(ol_adapter_cache *c, ol_adapter_listing *out, int cap);
 

@@ -778,6 +778,17 @@ static int by_name(const void *a, const void *b) {
     return strcmp((*(ol_adapter_entry *const *)a)->name, (*(ol_adapter_entry *const *)b)->name);
 }
 
+void ol_adapter_cache_describe(ol_adapter_cache *c, const ol_adapter_entry *e,
+                               ol_adapter_listing *l) {
+    pthread_mutex_lock(&c->mu);
+    snprintf(l->name, sizeof(l->name), "%s", e->name);
+    l->version = e->version;
+    l->resident = e->st == ST_RESIDENT;
+    l->loading = e->st == ST_QUEUED || e->st == ST_LOADING;
+    l->bytes = l->resident ? e->bytes : 0;
+    pthread_mutex_unlock(&c->mu);
+}
+
 int ol_adapter_cache_list(ol_adapter_cache *c, ol_adapter_listing *out, int cap) {
     pthread_mutex_lock(&c->mu);
     int n = (int)c->s.n_registered, k = 0;

@@ -243,6 +243,16 @@ int ol_engine_adapter_unregister(ol_engine *e, const char *name, ol_err *err) {
     return ol_adapter_cache_unregister(e->cache, name, err);
 }
 
+int ol_engine_adapter_state_get(ol_engine *e, const char *name, ol_engine_adapter_state *out) {
+    ol_adapter_entry *en = ol_adapter_cache_lookup(e->cache, name);
+    if (!en) return OL_ENOENT;
+    ol_adapter_listing l;
+    ol_adapter_cache_describe(e->cache, en, &l);
+    ol_adapter_entry_release(e->cache, en);
+    *out = (ol_engine_adapter_state){l.version, l.resident, l.loading, l.bytes};
+    return 0;
+}
+
 /* ---- requests: creation and the end of their life ----------------------------------------- */
 
 static void req_free(ol_engine *e, req *r) {

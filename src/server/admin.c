@@ -256,11 +256,15 @@ static int check_sha(json_t *v, srv_error *e) {
     return ok ? 0 : srv_fail(e, 400, "sha256", NULL, "`sha256` must be 64 hex characters.");
 }
 
-static json_t *adapter_json(const srv_adapter *a) {
+static json_t *adapter_json(ol_server *s, const srv_adapter *a) {
     json_t *meta = a->meta ? json_loads(a->meta, 0, NULL) : NULL;
-    return json_pack("{s:s,s:s,s:I,s:s,s:I,s:b,s:o}", "object", "adapter", "name", a->name,
+    ol_engine_adapter_state st = {0};
+    const bool known =
+        ol_engine_adapter_state_get(s->eng, a->name, &st) == 0 && st.version == a->version;
+    return json_pack("{s:s,s:s,s:I,s:s,s:I,s:b,s:I,s:o}", "object", "adapter", "name", a->name,
                      "version", (json_int_t)a->version, "source", a->source, "created",
-                     (json_int_t)a->created, "resident", 0, "metadata", meta ? meta : json_null());
+                     (json_int_t)a->created, "resident", known && st.resident, "resident_bytes",
+                     (json_int_t)(known ? st.bytes : 0), "metadata", meta ? meta : json_null());
 }
 
 /* Register name -> source from an admin request: 0 and *out (a JSON of the new version), or -1
@@ -282,7 +286,7 @@ static int admin_register(srv_conn *c, const char *name, const char *source, con
     if (rc) return srv_fail(e, 400, "source", NULL, "%s", err.msg);
     pthread_mutex_lock(&s->ad_mu);
     srv_adapter **p = table_find(s, name);
-    *out = *p && !strcmp((*p)->name, name) ? adapter_json(*p) : json_object();
+    *out = *p && !strcmp((*p)->name, name) ? adapter_json(s, *p) : json_object();
     pthread_mutex_unlock(&s->ad_mu);
     return 0;
 }
@@ -339,7 +343,7 @@ static enum MHD_Result adapters_list(srv_conn *c) {
     json_t *data = json_array();
     pthread_mutex_lock(&c->s->ad_mu);
     for (const srv_adapter *a = c->s->adapters; a; a = a->next)
-        json_array_append_new(data, adapter_json(a));
+        json_array_append_new(data, adapter_json(c->s, a));
     pthread_mutex_unlock(&c->s->ad_mu);
     return srv_reply_json(c, 200, json_pack("{s:s,s:o}", "object", "list", "data", data));
 }
@@ -363,7 +367,7 @@ static enum MHD_Result adapter_one(srv_conn *c, const char *method, const char *
         json_t *j = NULL;
         pthread_mutex_lock(&s->ad_mu);
         srv_adapter **p = table_find(s, name);
-        if (*p && !strcmp((*p)->name, name)) j = adapter_json(*p);
+        if (*p && !strcmp((*p)->name, name)) j = adapter_json(s, *p);
         pthread_mutex_unlock(&s->ad_mu);
         if (j) return srv_reply_json(c, 200, j);
     }

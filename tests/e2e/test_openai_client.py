@@ -390,6 +390,9 @@ class Suite:
         check(out.model == name, f"response model {out.model!r}")
         check(out.choices[0].message.content == self.answer("caps"),
               f"the copy answers {out.choices[0].message.content!r}, caps answers {self.answer('caps')!r}")
+        g = self.main.get(f"/v1/adapters/{name}")  # used just now: its weights are resident
+        check(g.status == 200 and g.json.get("resident") is True and g.json.get("resident_bytes", 0) > 0,
+              f"after use, GET /v1/adapters/{name} should say resident: {g!r}")
         d = self.main.request("DELETE", f"/v1/adapters/{name}")
         check(d.status == 200 and isinstance(d.json, dict) and d.json.get("name") == name and d.json.get("deleted") is True,
               f"DELETE /v1/adapters/{name}: expected 200 {{name, deleted: true}}, got {d!r}")
