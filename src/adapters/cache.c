@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_SOURCES        16   /* added sources; the two built-ins come after them */
 #define LFU_AGING_PERIOD   1024 /* uses between halvings of every frequency count */
@@ -39,6 +40,7 @@ struct ol_adapter_entry {
     ol_adapter *a;  /* with ST_RESIDENT */
     size_t bytes;   /* ol_adapter_bytes of the last load; 0 until one succeeded */
     uint64_t last_use;
+    uint64_t t_loaded;               /* ol_time_ns when it became resident */
     uint32_t freq, freq_epoch;       /* LFU count as of aging epoch freq_epoch */
     ol_adapter_entry *hnext;         /* hash chain */
     ol_adapter_entry *qnext;         /* load queue */
@@ -377,10 +379,19 @@ static bool evict_before(const ol_adapter_cache *c, const ol_adapter_entry *a,
 /* The unpinned resident version to evict next, or NULL. Versions just loaded whose waiters
  * have not pinned them yet go last. For a prefetch (pf != NULL) only versions that the policy
  * ranks below pf are candidates, and never those with waiters. */
+/* A version loaded for callers that have not collected it yet is not evicted for CLAIM_NS: the
+ * requests that asked for it are about to pin it, and evicting it would only make another load
+ * (under a small budget and many distinct adapters that turns into thrashing). A load that
+ * finds no other victim waits instead (see admit). After CLAIM_NS it is fair game, so a waiter
+ * that went away (a cancelled request) cannot hold budget for ever. */
+#define CLAIM_NS 2000000000ull
+
 static ol_adapter_entry *pick_victim(ol_adapter_cache *c, const ol_adapter_entry *pf) {
     ol_adapter_entry *best = NULL;
+    const uint64_t now = ol_time_ns();
     for (ol_adapter_entry *e = c->r_head; e; e = e->rnext) {
         if (e->pins > 0) continue;
+        if (e->n_waiting > 0 && now - e->t_loaded < CLAIM_NS) continue;
         if (pf && (e->n_waiting > 0 || !evict_before(c, e, pf))) continue;
         if (!best || (best->n_waiting > 0 && e->n_waiting == 0) ||
             ((best->n_waiting > 0) == (e->n_waiting > 0) && evict_before(c, e, best)))
@@ -556,10 +567,17 @@ static bool admit(ol_adapter_cache *c, ol_adapter_entry *e, ol_adapter *a, grave
             continue;
         }
         if (pf) return false;
-        pthread_cond_wait(&c->cv, &c->mu);
+        /* room comes from an unpin (broadcast) or from a claim window running out (no signal:
+         * look again every 100 ms) */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
     }
     e->a = a;
     e->bytes = bytes;
+    e->t_loaded = ol_time_ns();
     e->st = ST_RESIDENT;
     e->rprev = NULL;
     e->rnext = c->r_head;
