@@ -38,14 +38,15 @@ PROJ = [("attn_q", "self_attn.q_proj"), ("attn_k", "self_attn.k_proj"),
         ("ffn_gate", "mlp.gate_proj"), ("ffn_up", "mlp.up_proj"), ("ffn_down", "mlp.down_proj")]
 
 
-def read_shapes(path):
-    """[(layer, peft module, n_in, n_out)] for every projection of every block."""
+def read_shapes(path, proj=PROJ):
+    """[(layer, peft module, n_in, n_out)] for the projections `proj` (default: all seven) of
+    every block."""
     from gguf import GGUFReader
     r = GGUFReader(path)
     ne = {t.name: [int(x) for x in t.shape] for t in r.tensors}
     out, il = [], 0
     while f"blk.{il}.attn_q.weight" in ne:
-        for g, p in PROJ:
+        for g, p in proj:
             n_in, n_out = ne[f"blk.{il}.{g}.weight"][:2]
             out.append((il, p, n_in, n_out))
         il += 1

@@ -43,18 +43,9 @@ FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 def read_shapes(path):
     """[(layer, peft module, n_in, n_out)] for the attention projections of every block."""
-    from gguf import GGUFReader
-    r = GGUFReader(path)
-    ne = {t.name: [int(x) for x in t.shape] for t in r.tensors}
-    out, il = [], 0
-    while f"blk.{il}.attn_q.weight" in ne:
-        for g, p in PROJ:
-            n_in, n_out = ne[f"blk.{il}.{g}.weight"][:2]
-            out.append((il, p, n_in, n_out))
-        il += 1
-    if not out:
-        sys.exit(f"{path}: no blk.N.attn_q.weight tensors")
-    return out
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from gen_bench_adapters import read_shapes as read_all
+    return read_all(path, PROJ)
 
 
 def rank_of(i, lo, hi):

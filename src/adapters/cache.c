@@ -796,14 +796,19 @@ static int by_name(const void *a, const void *b) {
     return strcmp((*(ol_adapter_entry *const *)a)->name, (*(ol_adapter_entry *const *)b)->name);
 }
 
-void ol_adapter_cache_describe(ol_adapter_cache *c, const ol_adapter_entry *e,
-                               ol_adapter_listing *l) {
-    pthread_mutex_lock(&c->mu);
+/* Under the cache mutex. */
+static void fill_listing(const ol_adapter_entry *e, ol_adapter_listing *l) {
     snprintf(l->name, sizeof(l->name), "%s", e->name);
     l->version = e->version;
     l->resident = e->st == ST_RESIDENT;
     l->loading = e->st == ST_QUEUED || e->st == ST_LOADING;
     l->bytes = l->resident ? e->bytes : 0;
+}
+
+void ol_adapter_cache_describe(ol_adapter_cache *c, const ol_adapter_entry *e,
+                               ol_adapter_listing *l) {
+    pthread_mutex_lock(&c->mu);
+    fill_listing(e, l);
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -818,15 +823,7 @@ int ol_adapter_cache_list(ol_adapter_cache *c, ol_adapter_listing *out, int cap)
     for (size_t i = 0; i < c->n_buckets; i++)
         for (ol_adapter_entry *e = c->buckets[i]; e; e = e->hnext) all[k++] = e;
     qsort(all, (size_t)k, sizeof(*all), by_name);
-    for (int i = 0; i < k && i < cap; i++) {
-        const ol_adapter_entry *e = all[i];
-        ol_adapter_listing *l = &out[i];
-        snprintf(l->name, sizeof(l->name), "%s", e->name);
-        l->version = e->version;
-        l->resident = e->st == ST_RESIDENT;
-        l->loading = e->st == ST_QUEUED || e->st == ST_LOADING;
-        l->bytes = l->resident ? e->bytes : 0;
-    }
+    for (int i = 0; i < k && i < cap; i++) fill_listing(all[i], &out[i]);
     pthread_mutex_unlock(&c->mu);
     free(all);
     return n;

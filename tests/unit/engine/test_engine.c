@@ -58,6 +58,17 @@ static uint32_t rnd(void) {
     return (uint32_t)(rng >> 33);
 }
 
+/* One thread, 4 MiB of KV, manual steps, the tiny Llama fixture (its path copied into model:
+ * test_data's buffer is reused by the next call). */
+static void tiny_params(ol_engine_params *p, char *model, size_t cap) {
+    ol_engine_params_default(p);
+    snprintf(model, cap, "%s", test_data("models/tiny_llama.gguf"));
+    p->model_path = model;
+    p->n_threads = 1;
+    p->kv_budget_bytes = 4 << 20;
+    p->manual_step = true;
+}
+
 static ol_engine *make_engine(size_t kv_bytes, int n_batch, int max_running, bool prefix) {
     ol_engine_params p;
     ol_engine_params_default(&p);
@@ -276,11 +287,8 @@ static void test_prefix_versions(void) {
 
 static void test_cancel_overflow_failures(void) {
     ol_engine_params p;
-    ol_engine_params_default(&p);
-    p.model_path = test_data("models/tiny_llama.gguf");
-    p.n_threads = 1;
-    p.kv_budget_bytes = 4 << 20;
-    p.manual_step = true;
+    char model[4096];
+    tiny_params(&p, model, sizeof(model));
     p.max_waiting = 4;
     ol_err err = {0};
     ol_engine *e = ol_engine_create(&p, &err);
@@ -391,13 +399,8 @@ static void test_http_failures(void) {
         return;
     }
     ol_engine_params p;
-    ol_engine_params_default(&p);
     char model[4096];
-    snprintf(model, sizeof(model), "%s", test_data("models/tiny_llama.gguf"));
-    p.model_path = model;
-    p.n_threads = 1;
-    p.kv_budget_bytes = 4 << 20;
-    p.manual_step = true;
+    tiny_params(&p, model, sizeof(model));
     p.adapter_http_timeout_ms = 500;
     ol_err err = {0};
     ol_engine *e = ol_engine_create(&p, &err);
@@ -466,13 +469,8 @@ static void test_http_failures(void) {
  * rare request has waited starvation_steps steps, the popular requests drain, and it runs. */
 static void test_fairness(void) {
     ol_engine_params p;
-    ol_engine_params_default(&p);
     char model[4096];
-    snprintf(model, sizeof(model), "%s", test_data("models/tiny_llama.gguf"));
-    p.model_path = model;
-    p.n_threads = 1;
-    p.kv_budget_bytes = 4 << 20;
-    p.manual_step = true;
+    tiny_params(&p, model, sizeof(model));
     p.n_batch = 16;
     p.max_running = 4;
     p.starvation_steps = 8;
