@@ -656,7 +656,9 @@ static void test_zipf_threaded(void) {
     printf("zipf: %d distinct adapters requested\n", distinct);
     CHECK(distinct > 8);
     CHECK(st.adapter_misses >= distinct);
-    CHECK(st.adapter_hits > 0);
+    /* requests for one adapter share its loads (a request that joins a running load and then
+     * collects it counts neither as a miss nor as a hit), so far fewer loads than requests */
+    CHECK(st.adapter_loads < N);
     CHECK(st.adapter_evictions > 0);
     CHECK(st.adapter_bytes_peak <= st.adapter_bytes_budget);
     CHECK(st.registry_bytes <= 2048 * 100);
