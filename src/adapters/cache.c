@@ -569,10 +569,7 @@ static bool admit(ol_adapter_cache *c, ol_adapter_entry *e, ol_adapter *a, grave
         if (pf) return false;
         /* room comes from an unpin (broadcast) or from a claim window running out (no signal:
          * look again every 100 ms) */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100 * 1000 * 1000;
-        if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+        const struct timespec ts = ol_deadline_ms(100);
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
     }
     e->a = a;

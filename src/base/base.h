@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <stdio.h>
 
 /* ---- errors ------------------------------------------------------------------------------
@@ -64,6 +65,8 @@ void ol_log(ol_log_level level, const char *fmt, ...) __attribute__((format(prin
 
 /* ---- time -------------------------------------------------------------------------------- */
 uint64_t ol_time_ns(void); /* monotonic */
+/* The CLOCK_REALTIME instant ms milliseconds from now, for pthread_cond_timedwait. */
+struct timespec ol_deadline_ms(long ms);
 
 /* ---- memory ------------------------------------------------------------------------------ */
 /* 64-byte aligned allocation; NULL on failure or size 0 overflow. Free with ol_free_aligned. */

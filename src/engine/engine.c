@@ -491,10 +491,7 @@ static void *engine_main(void *arg) {
         if (computed == 0 && !e->wake && !e->stopping) {
             /* nothing ran: wait for a submit, a cancel or a finished adapter load (with a
              * timeout as a safety net) */
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 50 * 1000 * 1000;
-            if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+            const struct timespec ts = ol_deadline_ms(50);
             pthread_cond_timedwait(&e->cv, &e->mu, &ts);
         }
     }

@@ -767,9 +767,7 @@ int ol_server_port(const ol_server *s) {
 
 /* Wait until no generation request is left or the deadline (CLOCK_REALTIME) passes. */
 static bool wait_idle(ol_server *s, int seconds) {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += seconds;
+    const struct timespec dl = ol_deadline_ms((long)seconds * 1000);
     pthread_mutex_lock(&s->mu);
     while (s->n_inflight > 0)
         if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) == ETIMEDOUT) break;

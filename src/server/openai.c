@@ -580,11 +580,7 @@ static bool client_gone(int fd) {
 /* Wait (connection thread) for an event, in short slices so that a drain timeout or a client
  * that went away cancels the engine requests. Called with mu held. */
 static void wait_slice(oa_req *rq, int ms) {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_nsec += (long)ms * 1000000L;
-    dl.tv_sec += dl.tv_nsec / 1000000000L;
-    dl.tv_nsec %= 1000000000L;
+    const struct timespec dl = ol_deadline_ms(ms);
     pthread_cond_timedwait(&rq->cv, &rq->mu, &dl);
     if (!rq->cancelled && (atomic_load(&rq->s->stopping) || client_gone(rq->fd))) {
         pthread_mutex_unlock(&rq->mu);

@@ -19,7 +19,21 @@ static void fn(void *ctx, int ith, int nth) {
     t->nth_seen = nth;
 }
 
+/* ol_deadline_ms: a normalised instant about ms after now (carries nanoseconds into seconds) */
+static void test_deadline(void) {
+    const long ms[] = {0, 50, 999, 1500, 30000};
+    for (size_t i = 0; i < OL_ARRAY_LEN(ms); i++) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        const struct timespec d = ol_deadline_ms(ms[i]);
+        CHECK(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+        const double dt = (double)(d.tv_sec - now.tv_sec) + (d.tv_nsec - now.tv_nsec) / 1e9;
+        CHECK_NEAR(dt, ms[i] / 1000.0, 0.25); /* the clock moves a little between the calls */
+    }
+}
+
 int main(void) {
+    test_deadline();
     ol_err err;
     for (int n = 1; n <= 4; n++) {
         ol_pool *p = ol_pool_create(n, &err);
