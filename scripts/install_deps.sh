@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(build-essential cmake pkg-config git libpcre2-dev libjansson-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev clang libclang-rt-14-dev clang-format
+PKGS=(build-essential cmake pkg-config git libpcre2-dev libjansson-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libsqlite3-dev libpq-dev postgresql sqlite3 clang libclang-rt-14-dev clang-format
       python3 python3-venv python3-pip)
 missing=()
 for p in "${PKGS[@]}"; do

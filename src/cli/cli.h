@@ -14,7 +14,8 @@ int ol_cli_generate(int argc, char **argv);
 int ol_cli_bench(int argc, char **argv);
 int ol_cli_model(int argc, char **argv);
 int ol_cli_adapter(int argc, char **argv);
-int ol_cli_serve(int argc, char **argv); /* serve_cmd.c */
+int ol_cli_serve(int argc, char **argv);  /* serve_cmd.c */
+int ol_cli_ledger(int argc, char **argv); /* ledger_cmd.c: verify, report, export */
 /* generate --batch-file (batch_cmd.c) */
 typedef struct ol_sampling_params ol_sampling_params;
 int ol_cli_generate_batch(const char *model_path, const char *file, int threads, long n_predict,

@@ -1,4 +1,5 @@
-/* cli/main.c: the openlora command dispatcher: generate, bench, serve, model inspect. */
+/* cli/main.c: the openlora command dispatcher: generate, bench, serve, model inspect,
+ * adapter inspect, ledger verify|report|export. */
 #include "cli.h"
 
 #include <errno.h>
@@ -17,6 +18,9 @@ static void usage(FILE *f) {
             "  serve           run the OpenAI-compatible HTTP server\n"
             "  model inspect   print a GGUF model's metadata and tensors\n"
             "  adapter inspect check a LoRA adapter against the model and describe it\n"
+            "  ledger verify   check the attribution ledger's hash chain and signed checkpoints\n"
+            "  ledger report   tokens and money per adapter, owner and contributor\n"
+            "  ledger export   dump the ledger's entries as CSV or JSON lines\n"
             "\n"
             "Run 'openlora <command> --help' for the options of a command.\n",
             OL_VERSION);
@@ -41,6 +45,7 @@ static int dispatch(int argc, char **argv) {
     if (!strcmp(cmd, "serve")) return ol_cli_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "model")) return ol_cli_model(argc - 1, argv + 1);
     if (!strcmp(cmd, "adapter")) return ol_cli_adapter(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ledger")) return ol_cli_ledger(argc - 1, argv + 1);
     fprintf(stderr, "openlora: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

@@ -47,7 +47,17 @@ static void usage(FILE *f) {
         "  --max-per-key N           concurrent requests per API key, 429 beyond (default 64)\n"
         "  --max-n N                 largest `n` (default 8)\n"
         "  --drain-timeout S         on SIGTERM/SIGINT, wait this long for requests (default 30)\n"
-        "  --served-model-name NAME  the base model's name in the API (default: file stem)\n");
+        "  --served-model-name NAME  the base model's name in the API (default: file stem)\n"
+        "\n"
+        "Usage ledger (every finished request is recorded before its answer ends):\n"
+        "  --ledger URL              SQLite file (sqlite:PATH or PATH) or postgresql://... URL\n"
+        "                            [OPENLORA_LEDGER] (default openlora-ledger.db)\n"
+        "  --ledger-checkpoints DIR  signed checkpoints go here (default\n"
+        "                            openlora-ledger-checkpoints)\n"
+        "  --ledger-key FILE         Ed25519 signing key, PEM, created 0600 when missing; keep\n"
+        "                            it away from the database (default openlora-ledger.key)\n"
+        "  --ledger-checkpoint-interval S  seconds between checkpoints (default 60)\n"
+        "  --no-ledger               serve without recording usage (benchmarks only)\n");
 }
 
 typedef struct serve_opts {
@@ -55,6 +65,7 @@ typedef struct serve_opts {
     const char *model;
     const char *keys[MAX_KEYS];
     int n_keys;
+    bool no_ledger;
 } serve_opts;
 
 static int add_list(const char **list, int *n, int cap, const char *opt, const char *v) {
@@ -90,6 +101,7 @@ static int parse_num(int argc, char **argv, int *i, serve_opts *o, bool *bad, bo
         {NULL, "--max-per-key", 1, 1 << 20, &c->max_per_key, NULL},
         {NULL, "--max-n", 1, 128, &c->max_n, NULL},
         {NULL, "--drain-timeout", 0, 86400, &c->drain_timeout_s, NULL},
+        {NULL, "--ledger-checkpoint-interval", 1, 86400, &c->ledger_checkpoint_s, NULL},
     };
     for (size_t k = 0; k < OL_ARRAY_LEN(nums); k++) {
         const char *v = ol_cli_opt(argc, argv, i, nums[k].s, nums[k].l, bad);
@@ -128,6 +140,14 @@ static int parse_one(int argc, char **argv, int *i, serve_opts *o, bool *bad) {
         c->chat_template = v;
     } else if ((v = ol_cli_opt(argc, argv, i, NULL, "--served-model-name", bad))) {
         c->served_model_name = v;
+    } else if ((v = ol_cli_opt(argc, argv, i, NULL, "--ledger", bad))) {
+        c->ledger_url = v;
+    } else if ((v = ol_cli_opt(argc, argv, i, NULL, "--ledger-checkpoints", bad))) {
+        c->ledger_checkpoint_dir = v;
+    } else if ((v = ol_cli_opt(argc, argv, i, NULL, "--ledger-key", bad))) {
+        c->ledger_key = v;
+    } else if (!strcmp(argv[*i], "--no-ledger")) {
+        o->no_ledger = true;
     } else if (!*bad) {
         fprintf(stderr, "openlora: serve: unknown option '%s' (see --help)\n", argv[*i]);
         return -1;
@@ -147,6 +167,7 @@ static int parse_env(serve_opts *o) {
     if ((v = getenv("OPENLORA_ADAPTERS_DIR")) && *v)
         o->cfg.adapters_dirs[o->cfg.n_adapters_dirs++] = v;
     if ((v = getenv("OPENLORA_API_KEY")) && *v) o->keys[o->n_keys++] = v;
+    if ((v = getenv("OPENLORA_LEDGER")) && *v) o->cfg.ledger_url = v;
     return 0;
 }
 
@@ -171,6 +192,7 @@ static int parse(int argc, char **argv, serve_opts *o) {
             o->n_keys = 0, env_keys = false;
         if (parse_one(argc, argv, &i, o, &bad)) return -1;
     }
+    if (o->no_ledger) o->cfg.ledger_url = NULL;
     o->cfg.api_keys = o->keys;
     o->cfg.n_api_keys = o->n_keys;
     return 0;
@@ -184,6 +206,10 @@ static void summary(ol_server *s, const ol_server_config *c, const char *model, 
                         "client has admin rights\n");
     for (int i = 0; i < c->n_adapters_dirs; i++)
         fprintf(stderr, "openlora: adapters dir %s\n", c->adapters_dirs[i]);
+    if (c->ledger_url)
+        fprintf(stderr, "openlora: usage ledger %s (checkpoints %s, key %s)\n", c->ledger_url,
+                c->ledger_checkpoint_dir ? c->ledger_checkpoint_dir : "off",
+                c->ledger_key ? c->ledger_key : "none");
     const char *host = c->host;
     bool v6 = strchr(host, ':') != NULL;
     fprintf(stderr, "openlora: listening on http://%s%s%s:%d\n", v6 ? "[" : "", host, v6 ? "]" : "",
@@ -205,6 +231,7 @@ int ol_cli_serve(int argc, char **argv) {
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file-size limit: the ledger write fails with EFBIG, no crash */
     ol_err err = {0};
     ol_server *s = ol_server_create(&o.cfg, &err);
     if (!s) {

@@ -46,6 +46,7 @@ static void adapter_free(srv_adapter *a) {
     free(a->name);
     free(a->source);
     free(a->meta);
+    free(a->sha256);
     free(a);
 }
 
@@ -74,9 +75,19 @@ void srv_adapters_free(ol_server *s) {
     s->adapters = NULL;
 }
 
-/* Register with the engine and record it. Returns the engine's code; a is taken. */
+/* Register with the engine, record it in the table and in the ledger's registry. Returns the
+ * engine's code (OL_EIO: the ledger could not record it; the registration is undone); a is
+ * taken. sha256: pinned digest or NULL (then the files' digest for local sources). */
 static int adapter_add(ol_server *s, srv_adapter *a, const char *resolved, const char *sha256,
                        ol_err *err) {
+    char hex[65];
+    if (sha256 || !srv_source_sha256(resolved, hex)) {
+        if (!(a->sha256 = strdup(sha256 ? sha256 : hex))) {
+            adapter_free(a);
+            return ol_err_set(err, OL_ENOMEM, "out of memory");
+        }
+        for (char *p = a->sha256; *p; p++) *p = (char)tolower((unsigned char)*p);
+    }
     int rc =
         ol_engine_adapter_register(s->eng, a->name, resolved, sha256, a->meta, &a->version, err);
     if (rc) {
@@ -84,6 +95,11 @@ static int adapter_add(ol_server *s, srv_adapter *a, const char *resolved, const
         return rc;
     }
     a->created = srv_unix_time();
+    if ((rc = srv_ledger_register(s, a, err))) {
+        ol_engine_adapter_unregister(s->eng, a->name, NULL);
+        adapter_free(a);
+        return rc;
+    }
     table_put(s, a);
     return 0;
 }
@@ -283,6 +299,8 @@ static int admin_register(srv_conn *c, const char *name, const char *source, con
     int rc = a ? adapter_add(s, a, resolved, sha, &err) : OL_ENOMEM;
     free(resolved);
     if (rc == OL_ENOMEM) return srv_fail(e, 500, NULL, NULL, "Out of memory.");
+    if (rc == OL_EIO && !strncmp(err.msg, "the usage ledger", 16))
+        return srv_fail(e, 503, NULL, "ledger_unavailable", "%s", err.msg);
     if (rc) return srv_fail(e, 400, "source", NULL, "%s", err.msg);
     pthread_mutex_lock(&s->ad_mu);
     srv_adapter **p = table_find(s, name);

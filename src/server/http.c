@@ -33,6 +33,10 @@ void ol_server_config_default(ol_server_config *c) {
     c->max_per_key = 64;
     c->max_n = 8;
     c->drain_timeout_s = 30;
+    c->ledger_url = "openlora-ledger.db";
+    c->ledger_checkpoint_dir = "openlora-ledger-checkpoints";
+    c->ledger_key = "openlora-ledger.key";
+    c->ledger_checkpoint_s = 60;
 }
 
 int64_t srv_unix_time(void) {
@@ -334,12 +338,33 @@ void srv_inflight_release(ol_server *s, const srv_key *key) {
     X(COUNTER, "preemptions_total", "Requests preempted (KV dropped, recomputed later)",           \
       preemptions)
 
+/* The usage ledger's (ol_ledger_stats), after the engine's in the same arrays. */
+#define LEDGER_METRICS(X)                                                                          \
+    X(COUNTER, "ledger_records_total", "Records committed to the usage ledger", committed)         \
+    X(COUNTER, "ledger_duplicates_total", "Records not added: their request id was recorded",      \
+      duplicates)                                                                                  \
+    X(COUNTER, "ledger_commits_total", "Group commits (transactions) of the usage ledger",         \
+      batches)                                                                                     \
+    X(COUNTER, "ledger_failures_total", "Failed ledger commits (the records are retried)",         \
+      failures)                                                                                    \
+    X(COUNTER, "ledger_checkpoints_total", "Signed checkpoints written", checkpoints)              \
+    X(GAUGE, "ledger_queued", "Records waiting to be committed", queued)                           \
+    X(GAUGE, "ledger_head_seq", "Sequence number of the last committed entry", head_seq)           \
+    X(GAUGE, "ledger_healthy", "1 while the ledger can write, 0 after a failed commit", healthy)
+
 enum {
 #define X(kind, name, help, field) EM_##field,
     ENGINE_METRICS(X)
 #undef X
         EM_COUNT
 };
+enum {
+#define X(kind, name, help, field) LM_##field,
+    LEDGER_METRICS(X)
+#undef X
+        LM_COUNT
+};
+_Static_assert(LM_COUNT <= SRV_LEDGER_METRICS_MAX, "raise SRV_LEDGER_METRICS_MAX");
 _Static_assert(EM_COUNT <= SRV_ENGINE_METRICS_MAX, "raise SRV_ENGINE_METRICS_MAX");
 
 /* Inter-token gaps are shorter than request latencies: finer buckets at the low end. */
@@ -388,15 +413,19 @@ static int metrics_init(ol_server *s) {
                     ol_metrics_add(m, OL_METRIC_##kind, name, help, NULL, NULL, NULL, 0, 0));
     ENGINE_METRICS(X)
 #undef X
+#define X(kind, name, help, field)                                                                 \
+    ok = ok && (!s->ledger || (s->m_ledger[LM_##field] = ol_metrics_add(                           \
+                                   m, OL_METRIC_##kind, name, help, NULL, NULL, NULL, 0, 0)));
+    LEDGER_METRICS(X)
+#undef X
     return ok ? 0 : -1;
 }
 
 /* Counter families grow by what the engine's total grew since the last scrape. Under
  * metrics_mu: two scrapes at once must not count one change twice. */
-static void counter_advance(ol_server *s, int i, double total) {
-    if (total > s->m_engine_last[i])
-        ol_metric_inc(s->m_engine[i], NULL, NULL, total - s->m_engine_last[i]);
-    s->m_engine_last[i] = OL_MAX(total, s->m_engine_last[i]);
+static void counter_advance(ol_metric *m, double *last, double total) {
+    if (total > *last) ol_metric_inc(m, NULL, NULL, total - *last);
+    *last = OL_MAX(total, *last);
 }
 
 /* The engine only keeps the count and total time of loads: each load since the previous scrape
@@ -419,9 +448,20 @@ static void metrics_refresh(ol_server *s) {
     if (OL_METRIC_##kind == OL_METRIC_GAUGE)                                                       \
         ol_metric_set(s->m_engine[EM_##field], NULL, NULL, (double)st.field);                      \
     else                                                                                           \
-        counter_advance(s, EM_##field, (double)st.field);
+        counter_advance(s->m_engine[EM_##field], &s->m_engine_last[EM_##field], (double)st.field);
     ENGINE_METRICS(X)
 #undef X
+    if (s->ledger) {
+        ol_ledger_stats ls;
+        ol_ledger_stats_get(s->ledger, &ls);
+#define X(kind, name, help, field)                                                                 \
+    if (OL_METRIC_##kind == OL_METRIC_GAUGE)                                                       \
+        ol_metric_set(s->m_ledger[LM_##field], NULL, NULL, (double)ls.field);                      \
+    else                                                                                           \
+        counter_advance(s->m_ledger[LM_##field], &s->m_ledger_last[LM_##field], (double)ls.field);
+        LEDGER_METRICS(X)
+#undef X
+    }
     adapter_load_observe(s, &st, loads_before);
     pthread_mutex_unlock(&s->metrics_mu);
 }
@@ -463,6 +503,7 @@ static const route ROUTES[] = {
     {"/v1/adapters/", "GET DELETE", AUTH_ADMIN, "adapters"}, /* prefix: /v1/adapters/{name} */
     {"/v1/load_lora_adapter", "POST", AUTH_ADMIN, "load_lora_adapter"},
     {"/v1/unload_lora_adapter", "POST", AUTH_ADMIN, "unload_lora_adapter"},
+    {"/v1/usage", "GET", AUTH_ADMIN, "usage"},
 };
 
 static const route *route_find(const char *url) {
@@ -499,8 +540,9 @@ static int authorize(srv_conn *c, const route *r, srv_error *e) {
                              : "Missing API key: send 'Authorization: Bearer KEY'.");
     c->admin = c->key->admin;
     if (r->auth == AUTH_ADMIN && !c->admin)
-        return srv_fail(e, 403, NULL, "insufficient_permissions",
-                        "This API key lacks the admin scope needed for adapter administration.");
+        return srv_fail(
+            e, 403, NULL, "insufficient_permissions",
+            "This API key lacks the admin scope (adapter administration, usage reports).");
     return 0;
 }
 
@@ -520,10 +562,14 @@ static enum MHD_Result dispatch(srv_conn *c, const char *method, const char *url
     }
     if (!strcmp(r->path, "/health"))
         return srv_reply_json(c, 200, json_pack("{s:s}", "status", "ok"));
-    if (!strcmp(r->path, "/ready"))
-        return atomic_load(&s->draining)
-                   ? srv_reply_json(c, 503, json_pack("{s:s}", "status", "draining"))
-                   : srv_reply_json(c, 200, json_pack("{s:s}", "status", "ready"));
+    if (!strcmp(r->path, "/ready")) {
+        /* a load balancer moves traffic away from a server whose ledger cannot write */
+        if (atomic_load(&s->draining))
+            return srv_reply_json(c, 503, json_pack("{s:s}", "status", "draining"));
+        if (s->ledger && !ol_ledger_healthy(s->ledger))
+            return srv_reply_json(c, 503, json_pack("{s:s}", "status", "ledger_unavailable"));
+        return srv_reply_json(c, 200, json_pack("{s:s}", "status", "ready"));
+    }
     if (!strcmp(r->path, "/metrics")) return handle_metrics(c);
     if (atomic_load(&s->draining)) {
         srv_fail(&e, 503, NULL, "draining", "The server is shutting down.");
@@ -535,6 +581,7 @@ static enum MHD_Result dispatch(srv_conn *c, const char *method, const char *url
     if (!strcmp(r->path, "/v1/chat/completions")) return srv_handle_completions(c, true);
     if (!strcmp(r->path, "/v1/load_lora_adapter")) return srv_handle_vllm_load(c);
     if (!strcmp(r->path, "/v1/unload_lora_adapter")) return srv_handle_vllm_unload(c);
+    if (!strcmp(r->path, "/v1/usage")) return srv_handle_usage(c);
     return srv_handle_adapters(c, method, url);
 }
 
@@ -744,7 +791,8 @@ ol_server *ol_server_create(const ol_server_config *cfg, ol_err *err) {
         ol_err_set(err, OL_EINVAL, "serve: no model");
         goto fail;
     }
-    if (keys_load(s, err) || dirs_init(s, err) || engine_init(s, err) || chat_init(s, err))
+    if (keys_load(s, err) || dirs_init(s, err) || engine_init(s, err) || chat_init(s, err) ||
+        srv_ledger_open(s, err))
         goto fail;
     if (metrics_init(s)) {
         ol_err_set(err, OL_ENOMEM, "serve: cannot create the metrics registry");
@@ -795,7 +843,8 @@ void ol_server_destroy(ol_server *s) {
     }
     srv_watchdog_stop(s);
     pthread_mutex_destroy(&s->socks_mu);
-    ol_engine_destroy(s->eng);
+    ol_engine_destroy(s->eng); /* its last callbacks queue the records of cancelled requests */
+    ol_ledger_close(s->ledger, 30000);
     srv_adapters_free(s);
     ol_metrics_destroy(s->metrics);
     for (int i = 0; i < s->n_keys; i++) {

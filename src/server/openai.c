@@ -17,6 +17,7 @@
 #define MAX_STOPS    4
 #define MAX_TOP      OL_SAMPLING_MAX_TOP_LOGPROBS
 #define STREAM_BLOCK 16384
+#define MAX_USER     1024 /* bytes of the `user` field (it goes into the usage record) */
 
 /* ---- the parsed request ------------------------------------------------------------------- */
 
@@ -36,6 +37,8 @@ typedef struct oa_params {
     int32_t *prompts[MAX_CHOICES]; /* token prompts, malloc'd */
     int n_toks[MAX_CHOICES];
     int n_prompts;
+    const char *user;                      /* borrowed from the JSON body, or NULL */
+    char request_id[OL_LEDGER_ID_MAX + 1]; /* X-Request-Id, or "" */
 } oa_params;
 
 static void params_free(oa_params *p) {
@@ -152,8 +155,10 @@ static int get_misc(srv_conn *c, json_t *j, oa_params *p, srv_error *e) {
     p->max_tokens = (int)mt;
     if (echo) return srv_fail(e, 400, "echo", NULL, "`echo` is not supported.");
     json_t *u = json_object_get(j, "user");
-    if (u && !json_is_null(u) && !json_is_string(u))
-        return srv_fail(e, 400, "user", NULL, "`user` must be a string.");
+    if (u && !json_is_null(u) && (!json_is_string(u) || json_string_length(u) > MAX_USER))
+        return srv_fail(e, 400, "user", NULL, "`user` must be a string of at most %d bytes.",
+                        MAX_USER);
+    p->user = json_string_value(u);
     json_t *so = json_object_get(j, "stream_options");
     if (so && !json_is_null(so)) {
         if (!json_is_object(so))
@@ -394,9 +399,24 @@ static int check_context(srv_conn *c, oa_params *p, srv_error *e) {
     return 0;
 }
 
+/* X-Request-Id: the client's id for the request, so that a retry is charged once. */
+static int get_request_id(srv_conn *c, oa_params *p, srv_error *e) {
+    const char *v = MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND, "X-Request-Id");
+    if (!v) return 0;
+    size_t n = strlen(v);
+    bool ok = n >= 1 && n <= OL_LEDGER_ID_MAX;
+    for (size_t i = 0; ok && i < n; i++) ok = v[i] > 0x20 && v[i] < 0x7f;
+    if (!ok)
+        return srv_fail(e, 400, NULL, "invalid_request_id",
+                        "X-Request-Id must be 1..%d printable ASCII characters without spaces.",
+                        OL_LEDGER_ID_MAX);
+    memcpy(p->request_id, v, n + 1);
+    return 0;
+}
+
 static int parse_request(srv_conn *c, json_t *j, oa_params *p, srv_error *e) {
     if (get_model(c, j, p, e) || get_sampling(j, p, e) || get_stop(j, p, e) ||
-        get_logprobs(j, p, e) || get_misc(c, j, p, e))
+        get_logprobs(j, p, e) || get_misc(c, j, p, e) || get_request_id(c, p, e))
         return -1;
     if (p->chat ? get_messages(c, j, p, e) : get_prompt(c, j, p, e)) return -1;
     return check_context(c, p, e);
@@ -425,9 +445,10 @@ typedef struct oa_event {
 /* One choice: an engine request. Fields after `id` are the connection thread's. */
 typedef struct oa_choice {
     struct oa_req *rq;
-    uint64_t t_token_ns; /* engine thread: when the previous token came (inter-token latency) */
-    uint64_t id;         /* 0 until submitted; under mu */
-    bool done;           /* under mu */
+    uint64_t t_token_ns;   /* engine thread: when the previous token came (inter-token latency) */
+    ol_request_result res; /* engine thread: the outcome, for the usage record */
+    uint64_t id;           /* 0 until submitted; under mu */
+    bool done;             /* under mu */
     bool started;
     ol_finish finish;
     int prompt, n_generated;
@@ -441,6 +462,8 @@ typedef struct oa_req {
     pthread_cond_t cv;
     int refs, n_done;
     bool oom;
+    bool ledger_pending; /* the usage record is queued, not yet committed */
+    bool ledger_failed;  /* it could not be committed: the answer ends in an error */
     oa_event *head, *tail;
     /* immutable after submission */
     ol_server *s;
@@ -451,6 +474,10 @@ typedef struct oa_req {
     char id[40], *model, *adapter_label;
     int64_t created;
     oa_choice *ch;
+    /* for the usage record */
+    char request_id[OL_LEDGER_ID_MAX + 1], key_id[SRV_KEY_ID_MAX];
+    char *user;
+    json_t *attrib; /* srv_usage_adapters at admission */
     /* connection thread */
     int fd; /* the client's socket, to notice it going away */
     bool cancelled, finished;
@@ -473,6 +500,8 @@ static void oa_unref(oa_req *rq) {
     free(rq->ch);
     free(rq->model);
     free(rq->adapter_label);
+    free(rq->user);
+    json_decref(rq->attrib);
     free(rq->out);
     free(rq);
 }
@@ -531,10 +560,72 @@ static void count_done(oa_req *rq, const ol_request_result *res) {
     ol_metric_inc(s->m_gen_tokens, rq->adapter_label, NULL, res->n_generated);
 }
 
+/* Ledger thread: the usage record is committed (or could not be). */
+static void on_recorded(void *ud, ol_ledger_status st, int64_t seq) {
+    oa_req *rq = ud;
+    pthread_mutex_lock(&rq->mu);
+    rq->ledger_pending = false;
+    rq->ledger_failed = st == OL_LEDGER_FAILED;
+    pthread_cond_signal(&rq->cv);
+    pthread_mutex_unlock(&rq->mu);
+    oa_unref(rq);
+}
+
+static int finish_rank(ol_finish f) {
+    return f == OL_FINISH_ERROR ? 3 : f == OL_FINISH_ABORT ? 2 : f == OL_FINISH_LENGTH ? 1 : 0;
+}
+
+/* Engine thread, last choice done: queue the request's usage record (one per HTTP request).
+ * Nothing is recorded for a request that failed before producing any token. */
+static void record_usage(oa_req *rq) {
+    srv_usage u = {.request_id = rq->request_id,
+                   .key_id = rq->key_id,
+                   .user = rq->user,
+                   .endpoint = rq->chat ? "chat.completions" : "completions",
+                   .model = rq->model,
+                   .adapters = rq->attrib,
+                   .n = rq->n_choices};
+    ol_finish fin = OL_FINISH_STOP;
+    for (int i = 0; i < rq->n_prompts; i++) u.prompt_tokens += rq->n_toks[i];
+    for (int i = 0; i < rq->n_choices; i++) {
+        const ol_request_result *r = &rq->ch[i].res;
+        u.completion_tokens += r->n_generated;
+        if (i % (rq->n_choices / rq->n_prompts) == 0) u.cached_tokens += r->n_cached;
+        if (finish_rank(r->finish) > finish_rank(fin)) fin = r->finish;
+        u.total_ms = OL_MAX(u.total_ms, (double)r->total_ns / 1e6);
+    }
+    if (fin == OL_FINISH_ERROR && u.completion_tokens == 0) return;
+    u.finish = ol_finish_name(fin);
+    u.queue_ms = (double)rq->ch[0].res.queue_ns / 1e6;
+    u.ttft_ms = (double)rq->ch[0].res.ttft_ns / 1e6;
+    u.versions = rq->ch[0].res.adapter_versions;
+    u.n_versions = rq->ch[0].res.n_adapters;
+    json_t *body = srv_usage_body(&u);
+    pthread_mutex_lock(&rq->mu);
+    rq->refs++;
+    rq->ledger_pending = true;
+    pthread_mutex_unlock(&rq->mu);
+    int rc = body ? ol_ledger_append(rq->s->ledger, "usage", rq->key_id, rq->request_id, body,
+                                     on_recorded, rq)
+                  : OL_ENOMEM;
+    json_decref(body);
+    if (rc) {
+        ol_log(OL_LOG_ERROR, "serve: request %s: usage record not queued: %s", rq->request_id,
+               ol_strerror(rc));
+        on_recorded(rq, OL_LEDGER_FAILED, 0);
+    }
+}
+
 static void on_done(void *ud, const ol_request_result *res) {
     oa_choice *ch = ud;
     oa_req *rq = ch->rq;
     count_done(rq, res);
+    ch->res = *res;
+    ch->res.text_tail = NULL;
+    pthread_mutex_lock(&rq->mu);
+    const bool last = rq->n_done + 1 == rq->n_choices;
+    pthread_mutex_unlock(&rq->mu);
+    if (last && rq->s->ledger) record_usage(rq); /* before the HTTP side can see the end */
     oa_event *ev = malloc(sizeof(*ev) + res->text_tail_len);
     if (ev) {
         memset(ev, 0, sizeof(*ev));
@@ -616,6 +707,12 @@ static oa_req *req_new(srv_conn *c, const oa_params *p) {
     rq->n_prompts = p->n_prompts;
     memcpy(rq->n_toks, p->n_toks, sizeof(int) * (size_t)p->n_prompts);
     rq->created = srv_unix_time();
+    srv_key_id(c->key, rq->key_id);
+    if ((p->user && !(rq->user = strdup(p->user))) ||
+        (c->s->ledger && !(rq->attrib = srv_usage_adapters(c->s, p->adapters, p->n_adapters)))) {
+        oa_unref(rq);
+        return NULL;
+    }
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CONNECTION_FD);
     rq->fd = ci ? ci->connect_fd : -1;
@@ -623,6 +720,8 @@ static oa_req *req_new(srv_conn *c, const oa_params *p) {
     if (RAND_bytes(rnd, sizeof(rnd)) != 1) memset(rnd, 0, sizeof(rnd));
     int k = snprintf(rq->id, sizeof(rq->id), "%s", p->chat ? "chatcmpl-" : "cmpl-");
     for (size_t i = 0; i < sizeof(rnd); i++) k += sprintf(rq->id + k, "%02x", rnd[i]);
+    snprintf(rq->request_id, sizeof(rq->request_id), "%s",
+             p->request_id[0] ? p->request_id : rq->id);
     for (int i = 0; i < n; i++) rq->ch[i] = (oa_choice){.rq = rq, .prompt = i / p->n};
     return rq;
 fail:
@@ -797,13 +896,21 @@ static json_t *full_choice(const oa_req *rq, int i) {
                      "content", text, "logprobs", lp, "finish_reason", fin);
 }
 
+static void fail_ledger(srv_error *e) {
+    srv_fail(e, 503, NULL, "ledger_unavailable",
+             "The usage ledger cannot record this request, so its answer is withheld; retry "
+             "later with the same X-Request-Id.");
+}
+
 static enum MHD_Result reply_full(srv_conn *c, oa_req *rq) {
     pthread_mutex_lock(&rq->mu);
-    while (rq->n_done < rq->n_choices) wait_slice(rq, 200);
+    while (rq->n_done < rq->n_choices || rq->ledger_pending) wait_slice(rq, 200);
     oa_event *evs = pop_all(rq);
     bool oom = rq->oom;
+    const bool unrecorded = rq->ledger_failed;
     pthread_mutex_unlock(&rq->mu);
     srv_error e = {0};
+    if (unrecorded) fail_ledger(&e);
     for (oa_event *ev = evs, *next; ev; ev = next) {
         next = ev->next;
         if (ev->done && ev->finish == OL_FINISH_ERROR && !e.status) finish_error(rq, ev, &e);
@@ -907,9 +1014,21 @@ static void stream_apply(oa_req *rq, const oa_event *ev) {
 static void stream_fill(oa_req *rq) {
     pthread_mutex_lock(&rq->mu);
     if (!rq->head && rq->n_done < rq->n_choices) wait_slice(rq, 200);
+    /* the last events (the finish reasons) go out only once the usage record is committed */
+    while (rq->n_done == rq->n_choices && rq->ledger_pending) wait_slice(rq, 200);
     oa_event *evs = pop_all(rq);
     bool all_done = rq->n_done == rq->n_choices;
+    const bool unrecorded = all_done && rq->ledger_failed;
     pthread_mutex_unlock(&rq->mu);
+    if (unrecorded) {
+        for (oa_event *ev = evs, *next; ev; ev = next) next = ev->next, free(ev);
+        srv_error e;
+        fail_ledger(&e);
+        out_event(rq, json_pack("{s:{s:s,s:s,s:n,s:s}}", "error", "message", e.msg, "type", e.type,
+                                "param", "code", e.code));
+        rq->finished = true;
+        return;
+    }
     for (oa_event *ev = evs, *next; ev; ev = next) {
         next = ev->next;
         stream_apply(rq, ev);
@@ -973,13 +1092,20 @@ static void count_prompt(const oa_req *rq) {
     ol_metric_inc(rq->s->m_prompt_tokens, rq->adapter_label, NULL, (double)n);
 }
 
+/* Serve no unattributed tokens: while the ledger cannot write, generation answers 503. */
+static int ledger_check(srv_conn *c, srv_error *e) {
+    if (!c->s->ledger || ol_ledger_healthy(c->s->ledger)) return 0;
+    return srv_fail(e, 503, NULL, "ledger_unavailable",
+                    "The usage ledger cannot write; generation is paused until it can.");
+}
+
 enum MHD_Result srv_handle_completions(srv_conn *c, bool chat) {
     srv_error e;
     oa_params p;
     memset(&p, 0, sizeof(p));
     p.chat = chat;
     json_t *j = srv_parse_body(c, &e);
-    if (!j || parse_request(c, j, &p, &e) || srv_inflight_acquire(c, &e)) {
+    if (!j || parse_request(c, j, &p, &e) || ledger_check(c, &e) || srv_inflight_acquire(c, &e)) {
         params_free(&p);
         json_decref(j);
         return srv_reply_error(c, &e);

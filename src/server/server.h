@@ -33,6 +33,11 @@ typedef struct ol_server_config {
     size_t max_body_kb, max_header_kb;
     int timeout_s, max_connections, max_per_key, max_n, drain_timeout_s;
     const char *served_model_name; /* NULL = the model file stem */
+    /* the usage ledger (ledger/ledger.h); ledger_url NULL = off */
+    const char *ledger_url;            /* default "openlora-ledger.db" */
+    const char *ledger_checkpoint_dir; /* default "openlora-ledger-checkpoints"; NULL = none */
+    const char *ledger_key;            /* default "openlora-ledger.key"; NULL = unsigned */
+    int ledger_checkpoint_s;           /* default 60 */
 } ol_server_config;
 
 /* The defaults of the spec (port 8080, body 1024 KiB, ...). */

@@ -4,6 +4,7 @@
 #ifndef OL_SERVER_INTERNAL_H
 #define OL_SERVER_INTERNAL_H
 
+#include "ledger/ledger.h"
 #include "openlora.h"
 #include "server/chat.h"
 #include "server/metrics.h"
@@ -19,7 +20,9 @@
 
 #define SRV_NAME_MAX           64 /* adapter names: [A-Za-z0-9._-], 1..64, not starting with '.' */
 #define SRV_ENGINE_METRICS_MAX 24 /* room for http.c's ENGINE_METRICS list */
+#define SRV_LEDGER_METRICS_MAX 8  /* and its LEDGER_METRICS list */
 #define SRV_MAX_MODEL_SERIES   32 /* distinct `model` label values before "other" */
+#define SRV_KEY_ID_MAX         24 /* "key-" + 12 hex digits of the key's SHA-256 */
 
 /* One API key: only its SHA-256 is kept, so comparisons are constant-time and length-blind. */
 typedef struct srv_key {
@@ -33,6 +36,7 @@ typedef struct srv_key {
 /* One registered adapter, for listings (the engine keeps the real registry). */
 typedef struct srv_adapter {
     char *name, *source, *meta; /* meta: compact JSON object text or NULL */
+    char *sha256;               /* digest of the files (srv_source_sha256) or the pinned one */
     uint64_t version;
     int64_t created; /* unix seconds */
     struct srv_adapter *next;
@@ -65,7 +69,10 @@ struct ol_server {
     ol_metric *m_engine[SRV_ENGINE_METRICS_MAX];  /* gauges and counters from ol_engine_stats */
     double m_engine_last[SRV_ENGINE_METRICS_MAX]; /* counter totals at the last scrape */
     double m_load_ns_last;                        /* adapter_load_ns_total at the last scrape */
-    pthread_mutex_t metrics_mu;                   /* the two *_last above: scrapes may overlap */
+    ol_metric *m_ledger[SRV_LEDGER_METRICS_MAX];  /* from ol_ledger_stats, when the ledger is on */
+    double m_ledger_last[SRV_LEDGER_METRICS_MAX];
+    pthread_mutex_t metrics_mu; /* the two *_last above: scrapes may overlap */
+    ol_ledger *ledger;          /* NULL: --no-ledger */
     struct MHD_Daemon *daemon;
     int port;
     atomic_bool draining; /* /ready 503, new requests 503 */
@@ -142,6 +149,30 @@ enum MHD_Result srv_handle_vllm_unload(srv_conn *c);
 enum MHD_Result srv_handle_completions(srv_conn *c, bool chat);
 
 int64_t srv_unix_time(void);
+
+/* usage.c: the ledger. */
+int srv_ledger_open(ol_server *s, ol_err *err); /* 0 (also when off) or -1 */
+/* The non-secret id of an API key in usage records ("" for an open server). */
+void srv_key_id(const srv_key *k, char out[SRV_KEY_ID_MAX]);
+/* SHA-256 identifying a local adapter source: a PEFT directory's config and weights files
+ * (each name NUL-terminated, then its bytes), or a file's bytes. 0, or -1 if unreadable. */
+int srv_source_sha256(const char *path, char hex[65]);
+/* Attribution of the adapters of a request as registered now: [{name, version, sha256, owner,
+ * contributors, datanet, license, weight}]. */
+json_t *srv_usage_adapters(ol_server *s, const ol_adapter_weight *w, int n);
+/* One finished request, for its usage record. Strings borrowed. */
+typedef struct srv_usage {
+    const char *request_id, *key_id, *user, *endpoint, *model, *finish;
+    json_t *adapters; /* from srv_usage_adapters; versions replaced by the ones that ran */
+    const uint64_t *versions;
+    int n_versions;
+    int n, prompt_tokens, completion_tokens, cached_tokens;
+    double queue_ms, ttft_ms, total_ms;
+} srv_usage;
+json_t *srv_usage_body(const srv_usage *u);
+/* Registry record of a newly registered adapter version (waits for its commit). */
+int srv_ledger_register(ol_server *s, const srv_adapter *a, ol_err *err);
+enum MHD_Result srv_handle_usage(srv_conn *c);
 
 /* watchdog.c */
 MHD_NotifyConnectionCallback srv_watchdog_callback(void);
