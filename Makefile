@@ -34,7 +34,7 @@ build-asan:
 		-DOL_SANITIZE=address -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link >/dev/null
 	cmake --build $(BUILD_ASAN) -j$(JOBS)
 
-TSAN_TESTS = test_base test_ops test_kv test_model_golden test_engine test_adapter_cache
+TSAN_TESTS = test_base test_ops test_kv test_model_golden test_engine test_adapter_cache test_ledger
 build-tsan:
 	cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOL_SANITIZE=thread -DOL_WERROR=ON >/dev/null
 	cmake --build $(BUILD_TSAN) -j$(JOBS) --target $(TSAN_TESTS)

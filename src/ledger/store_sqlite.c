@@ -166,8 +166,8 @@ static int sq_prepare(sq_store *s, ol_err *err) {
     static const char *const sql[3] = {
         "SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1",
         "SELECT 1 FROM ledger WHERE key_id = ?1 AND request_id = ?2",
-        "INSERT INTO ledger (seq, time_ns, kind, key_id, request_id, body, prev_hash, hash)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"};
+        ("INSERT INTO ledger (seq, time_ns, kind, key_id, request_id, body, prev_hash, hash)"
+         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")};
     sqlite3_stmt **out[3] = {&s->head, &s->exists, &s->insert};
     for (int i = 0; i < 3; i++)
         if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, out[i], NULL) !=
