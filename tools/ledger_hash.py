@@ -9,7 +9,7 @@ Byte layouts (all integers big-endian, str = u32 length || bytes), from src/ledg
   checkpoint message = b"openlora-ledger-checkpoint-v1\\0" || u64 size || head[32] || i64 time_ns
 
 Usage: ledger_hash.py verify LEDGER.sqlite [CHECKPOINT_DIR [KEY.pub ...]]
-Prints "ok N entries" or "bad SEQ: PROBLEM" and exits 0 / 1.
+Prints "ok" or "bad SEQ: PROBLEM" (or "bad checkpoint FILE: ...") and exits 0 / 1.
 """
 import base64
 import glob
@@ -176,7 +176,7 @@ def verify_chain(rows, checkpoints=()):
 
 def main(argv):
     if len(argv) < 2 or argv[0] != "verify":
-        print(__doc__.strip().splitlines()[-3], file=sys.stderr)
+        print(next(l for l in __doc__.splitlines() if l.startswith("Usage")), file=sys.stderr)
         return 2
     db = sqlite3.connect("file:%s?mode=ro" % argv[1], uri=True)
     rows = db.execute("SELECT seq, time_ns, kind, key_id, request_id, body, prev_hash, hash"
@@ -185,7 +185,11 @@ def main(argv):
     if len(argv) > 2 and os.path.isdir(argv[2]):
         pubs = [pem_public_key(open(p).read()) for p in argv[3:]]
         for path in sorted(glob.glob(os.path.join(argv[2], "checkpoint-*.json"))):
-            cp = read_checkpoint(path)
+            try:
+                cp = read_checkpoint(path)
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                print("bad checkpoint %s: malformed (%s)" % (path, e))
+                return 1
             if not checkpoint_valid(cp, pubs):
                 print("bad checkpoint %s: untrusted or forged" % path)
                 return 1

@@ -4,7 +4,7 @@
  *   {"version":1,"size":N,"head":"<64 hex>","time_ns":T,"public_key":"<64 hex>",
  *    "signature":"<128 hex>"}
  * Readers treat the file as hostile: every field is type- and length-checked. */
-#include "ledger/checkpoint.h"
+#include "ledger/ledger_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

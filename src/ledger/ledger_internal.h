@@ -33,10 +33,8 @@ typedef struct ol_ledger_store {
  * "sqlite:PATH" or any other text -> SQLite file. Creates the schema unless read_only.
  * 0 or a negative error with err filled. */
 int ol_ledger_store_open(const char *url, bool read_only, ol_ledger_store *st, ol_err *err);
-int ol_ledger_store_sqlite_open(const char *path, bool read_only, ol_ledger_store *st,
-                                ol_err *err);
-int ol_ledger_store_pg_open(const char *conninfo, bool read_only, ol_ledger_store *st,
-                            ol_err *err);
+int ol_ledger_store_sqlite_open(const char *path, bool read_only, ol_ledger_store *st, ol_err *err);
+int ol_ledger_store_pg_open(const char *conninfo, bool read_only, ol_ledger_store *st, ol_err *err);
 
 /* Ed25519 keys (key.c). Load a PEM private key, creating it (0600) when missing. */
 EVP_PKEY *ol_ledger_key_load_or_create(const char *path, ol_err *err);
@@ -47,6 +45,21 @@ int ol_ledger_key_public(EVP_PKEY *k, uint8_t pub[32]);
 /* Checkpoints (checkpoint.c). Sign and write <dir>/checkpoint-<seq>.json atomically. */
 int ol_ledger_checkpoint_write(const char *dir, EVP_PKEY *key, int64_t size, const uint8_t head[32],
                                int64_t time_ns, ol_err *err);
+
+/* Reading one back, for verify. */
+typedef struct ol_ledger_checkpoint {
+    int64_t size, time_ns; /* size: entries covered, i.e. the seq whose hash is head */
+    uint8_t head[32], public_key[32], signature[64];
+} ol_ledger_checkpoint;
+
+/* Parse <path> (the JSON ol_ledger_checkpoint_write produces). Hostile input is expected: 0, or
+ * OL_EIO (unreadable) / OL_EFORMAT (malformed) / OL_ENOMEM with err naming what is wrong. cp->size
+ * is -1 until the "size" field has been read, so a caller can name the checkpoint's seq even for a
+ * file that fails later. The signature is not checked here. */
+int ol_ledger_checkpoint_read(const char *path, ol_ledger_checkpoint *cp, ol_err *err);
+
+/* True if cp's signature verifies under key (an Ed25519 key; only its public half is used). */
+bool ol_ledger_checkpoint_signed_by(const ol_ledger_checkpoint *cp, EVP_PKEY *key);
 
 void ol_ledger_hex(const uint8_t *b, size_t n, char *out); /* out: 2n+1 */
 int ol_ledger_unhex(const char *s, uint8_t *b, size_t n);  /* exactly 2n hex chars; 0 or -1 */

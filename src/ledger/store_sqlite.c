@@ -124,12 +124,16 @@ static int sq_scan(void *ctx, int64_t since_ns, int64_t until_ns, ol_ledger_entr
                    ol_err *err) {
     sq_store *s = ctx;
     sqlite3_stmt *st = NULL;
-    const char *sql = "SELECT seq, time_ns, kind, key_id, request_id, body, prev_hash, hash"
-                      " FROM ledger WHERE time_ns >= ?1 AND time_ns < ?2 ORDER BY seq";
+    /* unbounded sides are left out, so no stored time (even INT64_MAX) hides an entry */
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT seq, time_ns, kind, key_id, request_id, body, prev_hash, hash FROM ledger"
+             " WHERE %s AND %s ORDER BY seq",
+             since_ns ? "time_ns >= ?1" : "?1 IS NULL", until_ns ? "time_ns < ?2" : "?2 IS NULL");
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return sq_fail(s, err, "preparing a scan");
-    sqlite3_bind_int64(st, 1, since_ns ? since_ns : INT64_MIN);
-    sqlite3_bind_int64(st, 2, until_ns ? until_ns : INT64_MAX);
+    if (since_ns) sqlite3_bind_int64(st, 1, since_ns);
+    if (until_ns) sqlite3_bind_int64(st, 2, until_ns);
     int rc, ret = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         ol_ledger_entry e = {.seq = sqlite3_column_int64(st, 0),

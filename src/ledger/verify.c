@@ -4,7 +4,7 @@
  * hash is its stored hash (else edited), and, where a checkpoint covers exactly that many entries,
  * its hash is the checkpoint's head. A checkpoint past the last entry means the tail was cut.
  * Memory holds the checkpoints, never the entries. The verdict names the lowest faulty seq. */
-#include "ledger/checkpoint.h"
+#include "ledger/ledger_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -32,9 +32,11 @@ typedef struct {
     uint8_t last_hash[32];
 } verify_state;
 
-/* Keep the problem with the lowest seq; on a tie, the one found first. */
+/* Keep the problem with the lowest seq; on a tie, the one found first. A seq below 1 (a hostile
+ * store) is reported as 1, since 0 would read as "verifies". */
 __attribute__((format(printf, 3, 4))) static void problem(ol_ledger_verify_result *r, int64_t seq,
                                                           const char *fmt, ...) {
+    if (seq < 1) seq = 1;
     if (r->bad_seq != 0 && r->bad_seq <= seq) return;
     r->bad_seq = seq;
     va_list ap;
@@ -189,7 +191,7 @@ static int load_checkpoints(verify_state *v, const char *dir, ol_err *err) {
         if (!(names[n] = strdup(de->d_name))) goto oom;
         n++;
     }
-    qsort(names, n, sizeof(*names), cmp_name);
+    if (n > 1) qsort(names, n, sizeof(*names), cmp_name);
     for (size_t i = 0; i < n && rc == 0; i++) rc = check_file(v, dir, names[i]);
     if (rc < 0) goto oom;
     goto done;
@@ -199,7 +201,7 @@ done:
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);
     closedir(d);
-    qsort(v->cps, (size_t)v->n_cps, sizeof(*v->cps), cmp_cp);
+    if (v->n_cps > 1) qsort(v->cps, (size_t)v->n_cps, sizeof(*v->cps), cmp_cp);
     return rc;
 }
 
