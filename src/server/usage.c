@@ -89,8 +89,8 @@ static json_t *contributors(json_t *meta) {
         if (!json_is_string(id)) id = json_object_get(it, "name");
         json_t *sh = json_object_get(it, "share");
         if (json_is_string(id) && json_is_number(sh))
-            json_array_append_new(out, json_pack("{s:O,s:f}", "id", id, "share",
-                                                 json_number_value(sh)));
+            json_array_append_new(out,
+                                  json_pack("{s:O,s:f}", "id", id, "share", json_number_value(sh)));
     }
     return out;
 }
@@ -106,9 +106,8 @@ static json_t *attribution(const srv_adapter *a) {
     json_t *j = json_pack("{s:s,s:I,s:o,s:o,s:o,s:o,s:o}", "name", a->name, "version",
                           (json_int_t)a->version, "sha256",
                           a->sha256 ? json_string(a->sha256) : json_null(), "owner",
-                          str_or_null(meta, "owner"), "contributors", contributors(meta),
-                          "datanet", str_or_null(meta, "datanet"), "license",
-                          str_or_null(meta, "license"));
+                          str_or_null(meta, "owner"), "contributors", contributors(meta), "datanet",
+                          str_or_null(meta, "datanet"), "license", str_or_null(meta, "license"));
     json_decref(meta);
     return j;
 }
@@ -139,11 +138,11 @@ json_t *srv_usage_body(const srv_usage *u) {
                             json_integer((json_int_t)u->versions[i]));
     return json_pack("{s:i,s:s,s:s,s:s,s:o,s:s,s:s,s:o,s:i,s:i,s:i,s:i,s:s,s:f,s:f,s:f}", "v", 1,
                      "type", "usage", "request_id", u->request_id, "key_id", u->key_id, "user",
-                     u->user ? json_string(u->user) : json_null(), "endpoint", u->endpoint,
-                     "model", u->model, "adapters", ads, "n", u->n, "prompt_tokens",
-                     u->prompt_tokens, "completion_tokens", u->completion_tokens,
-                     "cached_tokens", u->cached_tokens, "finish_reason", u->finish, "queue_ms",
-                     u->queue_ms, "ttft_ms", u->ttft_ms, "total_ms", u->total_ms);
+                     u->user ? json_string(u->user) : json_null(), "endpoint", u->endpoint, "model",
+                     u->model, "adapters", ads, "n", u->n, "prompt_tokens", u->prompt_tokens,
+                     "completion_tokens", u->completion_tokens, "cached_tokens", u->cached_tokens,
+                     "finish_reason", u->finish, "queue_ms", u->queue_ms, "ttft_ms", u->ttft_ms,
+                     "total_ms", u->total_ms);
 }
 
 /* ---- registry records ----------------------------------------------------------------------- */
@@ -162,8 +161,8 @@ int srv_ledger_register(ol_server *s, const srv_adapter *a, ol_err *err) {
     char rid[SRV_NAME_MAX + 80];
     snprintf(rid, sizeof(rid), "%s@%s", a->name, a->sha256 ? a->sha256 : "unpinned");
     int64_t seq = 0;
-    int rc = ol_ledger_append_wait(s->ledger, "adapter", "registry", a->sha256 ? rid : NULL,
-                                   body, 30000, &seq);
+    int rc = ol_ledger_append_wait(s->ledger, "adapter", "registry", a->sha256 ? rid : NULL, body,
+                                   30000, &seq);
     json_decref(body);
     if (rc == OL_LEDGER_COMMITTED || rc == OL_LEDGER_DUPLICATE) return 0;
     return ol_err_set(err, OL_EIO, "the usage ledger could not record adapter %s (%s)", a->name,
@@ -178,8 +177,7 @@ static int arg_time(srv_conn *c, const char *k, int64_t *ns, srv_error *e) {
     if (!v || !*v) return 0;
     if (ol_ledger_time_parse(v, ns))
         return srv_fail(e, 400, k, NULL,
-                        "`%s` must be unix seconds or an ISO 8601 time (2026-11-28T10:00:00Z).",
-                        k);
+                        "`%s` must be unix seconds or an ISO 8601 time (2026-11-28T10:00:00Z).", k);
     return 0;
 }
 
