@@ -238,7 +238,8 @@ static int cmd_verify(ledger_opts *o) {
     ol_ledger_verify_result r = {0};
     ol_err err = {0};
     if (ol_ledger_verify(o->url, dir, o->keys, o->n_keys, &r, &err) < 0) {
-        fprintf(stderr, "openlora: ledger verify: %s\n", err.msg);
+        ol_err_prefix(&err, "ledger verify");
+        fprintf(stderr, "openlora: %s\n", err.msg);
         return 2;
     }
     return verify_print(o, &r);
@@ -423,7 +424,7 @@ static int cmd_report(const ledger_opts *o) {
     ol_err err = {0};
     json_t *rep = ol_ledger_report(o->url, &p, &err);
     if (!rep) {
-        fprintf(stderr, "openlora: ledger report: %s\n", err.msg);
+        fprintf(stderr, "openlora: %s\n", err.msg);
         return 1;
     }
     if (!strcmp(f, "table")) {
@@ -465,7 +466,7 @@ static int cmd_export(const ledger_opts *o) {
     if (to_file && fclose(out) != 0 && !rc)
         rc = ol_err_set(&err, OL_EIO, "error writing '%s': %s", o->output, strerror(errno));
     if (rc) {
-        fprintf(stderr, "openlora: ledger export: %s\n", err.msg);
+        fprintf(stderr, "openlora: %s\n", err.msg);
         /* a truncated export must not pass for a whole one */
         if (to_file && is_file(o->output) && unlink(o->output) == 0)
             fprintf(stderr, "openlora: removed the incomplete '%s'\n", o->output);

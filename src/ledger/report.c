@@ -260,7 +260,7 @@ static int owners_collect(report *r) {
     return 0;
 }
 
-/* Tokens descending, then the key: name, then no sha256 / base / sha256 order, then sha256. */
+/* Tokens descending, then the key: name, then base / no sha256 / sha256 (tags b n s), sha256. */
 static int row_cmp(const void *pa, const void *pb) {
     const row *a = *(row *const *)pa, *b = *(row *const *)pb;
     if (a->tokens != b->tokens) return a->tokens > b->tokens ? -1 : 1;
