@@ -163,7 +163,8 @@ static void test_write_failure(void) {
         before = st.head_seq;
     }
     for (int i = 0; i < 50; i++) {
-        json_t *body = json_pack("{s:s,s:i}", "pad", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "i", i);
+        json_t *body =
+            json_pack("{s:s,s:i}", "pad", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "i", i);
         char rid[32];
         snprintf(rid, sizeof(rid), "fail-%d", i);
         CHECK_EQ_INT(ol_ledger_append(l, "usage", "k", rid, body, on_done, &c), 0);
@@ -202,8 +203,7 @@ static void test_bad_open(void) {
     char junk[320];
     snprintf(junk, sizeof(junk), "%s/junk.db", dir);
     FILE *f = fopen(junk, "w");
-    fputs("this is not sqlite, just text that is long enough to look like a header..........\n",
-          f);
+    fputs("this is not sqlite, just text that is long enough to look like a header..........\n", f);
     fclose(f);
     c.url = junk;
     CHECK(ol_ledger_open(&c, &err) == NULL);
