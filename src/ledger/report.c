@@ -206,7 +206,8 @@ static int adapter_credit(report *r, json_t *a, double frac, const usage *u) {
         sum += share;
     }
     if (json_array_size(cs) == 0 || fabs(sum - 1) > SHARE_TOL) {
-        row *cr = table_get_str(&r->contributors, "(unattributed)");
+        /* the base model's tokens are its own line, apart from adapters missing their shares */
+        row *cr = table_get_str(&r->contributors, a ? "(unattributed)" : "(base)");
         if (!cr) return OL_ENOMEM;
         cr->tokens += tokens * (1 - sum);
     }

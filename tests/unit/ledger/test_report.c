@@ -188,9 +188,9 @@ static void check_person(json_t *rep, const char *section, const char *key, cons
  *           B 100 + 150 = 250 (prompt 50 + 90 = 140, completion 50 + 60 = 110, 2 requests)
  *           (base) 40 (prompt 30, completion 10, 1 request)
  * Contributors: alice = 0.75 * 450 = 337.5, bob = 0.25 * 450 = 112.5, carol = 1.0 * 250 = 250,
- *               (unattributed) = the base's 40 (it has no contributors)
+ *               (base)         = the base's 40 (it has no contributors)
  * Money = tokens / 1000 * 2.0: A 0.9, B 0.5, (base) 0.08; alice 0.675, bob 0.225, carol 0.5,
- *         (unattributed) 0.08; total 740 / 1000 * 2 = 1.48.
+ *         (base) 0.08; total 740 / 1000 * 2 = 1.48.
  * Requests 4, prompt 100 + 50 + 120 + 30 = 300, completion 300 + 50 + 80 + 10 = 440. */
 static void test_workload(const char *url) {
     ol_ledger_report_params p = {.since_ns = T0, .until_ns = T0 + 50 * S, .price_per_1k = 2.0};
@@ -229,10 +229,10 @@ static void test_workload(const char *url) {
     check_person(rep, "contributors", "id", "alice", 337.5, "payout", 0.675);
     check_person(rep, "contributors", "id", "bob", 112.5, "payout", 0.225);
     check_person(rep, "contributors", "id", "carol", 250, "payout", 0.5);
-    check_person(rep, "contributors", "id", "(unattributed)", 40, "payout", 0.08);
+    check_person(rep, "contributors", "id", "(base)", 40, "payout", 0.08);
     /* tokens descending */
     CHECK(!strcmp(str(cs, 0, "id"), "alice") && !strcmp(str(cs, 1, "id"), "carol"));
-    CHECK(!strcmp(str(cs, 2, "id"), "bob") && !strcmp(str(cs, 3, "id"), "(unattributed)"));
+    CHECK(!strcmp(str(cs, 2, "id"), "bob") && !strcmp(str(cs, 3, "id"), "(base)"));
     json_decref(rep);
 }
 
