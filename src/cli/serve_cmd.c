@@ -198,6 +198,17 @@ static int parse(int argc, char **argv, serve_opts *o) {
     return 0;
 }
 
+/* A ledger URL for the log: a postgresql:// password becomes ***. */
+static void url_redacted(const char *url, char *out, size_t cap) {
+    const char *p = strstr(url, "://"), *at = p ? strchr(p + 3, '@') : NULL;
+    const char *colon = at ? memchr(p + 3, ':', (size_t)(at - p - 3)) : NULL;
+    if (!colon) {
+        snprintf(out, cap, "%s", url);
+        return;
+    }
+    snprintf(out, cap, "%.*s***%s", (int)(colon + 1 - url), url, at);
+}
+
 static void summary(ol_server *s, const ol_server_config *c, const char *model, int port) {
     fprintf(stderr, "openlora: serving %s\n", model);
     ol_server_describe(s, stderr);
@@ -206,8 +217,10 @@ static void summary(ol_server *s, const ol_server_config *c, const char *model, 
                         "client has admin rights\n");
     for (int i = 0; i < c->n_adapters_dirs; i++)
         fprintf(stderr, "openlora: adapters dir %s\n", c->adapters_dirs[i]);
+    char url[1024];
+    if (c->ledger_url) url_redacted(c->ledger_url, url, sizeof(url));
     if (c->ledger_url)
-        fprintf(stderr, "openlora: usage ledger %s (checkpoints %s, key %s)\n", c->ledger_url,
+        fprintf(stderr, "openlora: usage ledger %s (checkpoints %s, key %s)\n", url,
                 c->ledger_checkpoint_dir ? c->ledger_checkpoint_dir : "off",
                 c->ledger_key ? c->ledger_key : "none");
     const char *host = c->host;
