@@ -40,10 +40,10 @@ build-tsan:
 	cmake --build $(BUILD_TSAN) -j$(JOBS) --target $(TSAN_TESTS)
 
 test-unit: build model
-	OL_REQUIRE_MODEL=1 ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+	OL_REQUIRE_MODEL=1 OL_REQUIRE_PG=1 ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 
 test-asan: build-asan model
-	OL_REQUIRE_MODEL=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	OL_REQUIRE_MODEL=1 OL_REQUIRE_PG=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --test-dir $(BUILD_ASAN) --output-on-failure -j$(JOBS)
 
 # threaded code (worker pool, parallel kernels, attention) under ThreadSanitizer

@@ -220,7 +220,26 @@ static EVP_PKEY *create_key(const char *path, ol_err *err) {
         ol_err_set(err, OL_ENOMEM, "%s: cannot generate an Ed25519 key", path);
         return NULL;
     }
-    int rc = write_pem_file(path, O_CREAT | O_EXCL, 0600, k, true, err);
+    /* Written whole under a temporary name, then linked into place: link() fails if the name
+     * exists, so of two servers creating the key at once one wins and the other reads a complete
+     * file, never a half-written one. */
+    size_t n = strlen(path) + 32;
+    char *tmp = malloc(n);
+    if (!tmp) {
+        EVP_PKEY_free(k);
+        ol_err_set(err, OL_ENOMEM, "%s: out of memory", path);
+        return NULL;
+    }
+    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    unlink(tmp);
+    int rc = write_pem_file(tmp, O_CREAT | O_EXCL, 0600, k, true, err);
+    if (rc == 0 && link(tmp, path) != 0)
+        rc = ol_err_set(err, errno == EEXIST ? OL_EAGAIN : OL_EIO, "%s: cannot create: %s", path,
+                        strerror(errno));
+    else if (rc == 0)
+        fsync_parent(path);
+    unlink(tmp);
+    free(tmp);
     if (rc == 0 && (rc = write_pub(path, k, err)) < 0)
         unlink(path); /* all or nothing: the next start creates both again */
     if (rc < 0) {

@@ -11,14 +11,17 @@ Environment:
   OL_E2E_VERBOSE    1: echo the servers' stderr as it arrives
 """
 
+import atexit
 import http.client
 import json
 import os
 import re
 import resource
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import sys
 import threading
 import time
@@ -213,8 +216,11 @@ class ServerDied(Exception):
 class Server:
     """One `openlora serve` process on a free port."""
 
-    def __init__(self, name="server", args=(), adapters_dirs=None, threads=2, drain_timeout=10, env=None, model=None):
+    def __init__(self, name="server", args=(), adapters_dirs=None, threads=2, drain_timeout=10, env=None, model=None,
+                 cwd=None, preexec_fn=None):
         self.name = name
+        self.cwd = str(cwd) if cwd is not None else str(REPO)  # relative paths (the ledger's defaults) land here
+        self.preexec_fn = preexec_fn  # run in the child before exec (resource limits)
         self.args = [str(a) for a in args]
         self.adapters_dirs = [str(d) for d in (adapters_dirs if adapters_dirs is not None else [ADAPTERS_DIR])]
         self.threads = threads
@@ -237,6 +243,14 @@ class Server:
             cmd += ["--adapters-dir", d]
         if self.drain_timeout is not None:
             cmd += ["--drain-timeout", str(self.drain_timeout)]
+        if self.cwd == str(REPO) and not any(a.startswith(("--ledger", "--no-ledger")) for a in self.args):
+            # suites that are not about the ledger keep theirs in a temp dir, not in the checkout
+            if not getattr(self, "_ledger_dir", None):
+                self._ledger_dir = tempfile.mkdtemp(prefix="ol_e2e_ledger_")
+                atexit.register(shutil.rmtree, self._ledger_dir, True)
+            d = self._ledger_dir
+            cmd += ["--ledger", f"{d}/ledger.db", "--ledger-checkpoints", f"{d}/checkpoints",
+                    "--ledger-key", f"{d}/ledger.key"]
         return cmd + self.args
 
     def start(self, timeout=120):
@@ -248,7 +262,8 @@ class Server:
         self._listen.clear()
         self.host = self.port = None
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env, cwd=str(REPO))
+                                     stderr=subprocess.PIPE, env=env, cwd=self.cwd,
+                                     preexec_fn=self.preexec_fn)
         threading.Thread(target=self._pump, args=(self.proc.stderr, True), daemon=True).start()
         threading.Thread(target=self._pump, args=(self.proc.stdout, False), daemon=True).start()
         t_end = time.monotonic() + timeout
