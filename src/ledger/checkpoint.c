@@ -65,17 +65,6 @@ static int sign(EVP_PKEY *key, const uint8_t *msg, size_t n, uint8_t sig[64], ol
               : ol_err_set(err, OL_EINVAL, "cannot sign checkpoint (not an Ed25519 private key?)");
 }
 
-static int write_all(int fd, const char *buf, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(fd, buf, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        buf += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Write text to dir/name so that a crash leaves either the old file or the whole new one. */
 static int write_atomic(const char *dir, const char *name, const char *text, ol_err *err) {
     char tmp[4096], dst[4096];
@@ -84,7 +73,7 @@ static int write_atomic(const char *dir, const char *name, const char *text, ol_
         return ol_err_set(err, OL_EINVAL, "%s: checkpoint path too long", dir);
     int fd = mkstemp(tmp), rc = 0;
     if (fd < 0) return ol_err_set(err, OL_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    if (write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
+    if (ol_ledger_write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
         rc = ol_err_set(err, OL_EIO, "%s: cannot write: %s", tmp, strerror(errno));
         close(fd);
         goto fail;

@@ -149,8 +149,7 @@ EVP_PKEY *ol_ledger_key_load(const char *path, ol_err *err) {
     return k;
 }
 
-/* Write all of buf to fd, retrying short writes. */
-static int write_all(int fd, const char *buf, size_t n) {
+int ol_ledger_write_all(int fd, const char *buf, size_t n) {
     while (n > 0) {
         ssize_t w = write(fd, buf, n);
         if (w < 0 && errno == EINTR) continue;
@@ -192,7 +191,7 @@ static int write_pem_file(const char *path, int flags, mode_t mode, EVP_PKEY *k,
                         strerror(errno));
         goto done;
     }
-    if (write_all(fd, pem, (size_t)len) < 0 || fsync(fd) < 0) {
+    if (ol_ledger_write_all(fd, pem, (size_t)len) < 0 || fsync(fd) < 0) {
         rc = ol_err_set(err, OL_EIO, "%s: cannot write: %s", path, strerror(errno));
         unlink(path); /* a partial key would be refused at every later start */
     }

@@ -252,6 +252,17 @@ static void *ledger_main(void *arg) {
 
 /* ---- lifecycle ------------------------------------------------------------------------------ */
 
+/* Everything but the thread (not running, or joined). */
+static void ledger_free(ol_ledger *l) {
+    if (l->st.close) l->st.close(l->st.ctx);
+    EVP_PKEY_free(l->key);
+    free(l->url);
+    free(l->ckpt_dir);
+    pthread_cond_destroy(&l->cv);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+}
+
 ol_ledger *ol_ledger_open(const ol_ledger_config *c, ol_err *err) {
     ol_ledger *l = calloc(1, sizeof(*l));
     if (!l) {
@@ -280,13 +291,7 @@ ol_ledger *ol_ledger_open(const ol_ledger_config *c, ol_err *err) {
     }
     return l;
 fail:
-    if (l->st.close) l->st.close(l->st.ctx);
-    EVP_PKEY_free(l->key);
-    free(l->url);
-    free(l->ckpt_dir);
-    pthread_cond_destroy(&l->cv);
-    pthread_mutex_destroy(&l->mu);
-    free(l);
+    ledger_free(l);
     return NULL;
 }
 
@@ -298,13 +303,7 @@ void ol_ledger_close(ol_ledger *l, int timeout_ms) {
     pthread_cond_broadcast(&l->cv);
     pthread_mutex_unlock(&l->mu);
     pthread_join(l->thread, NULL);
-    if (l->st.close) l->st.close(l->st.ctx);
-    EVP_PKEY_free(l->key);
-    free(l->url);
-    free(l->ckpt_dir);
-    pthread_cond_destroy(&l->cv);
-    pthread_mutex_destroy(&l->mu);
-    free(l);
+    ledger_free(l);
 }
 
 /* ---- appends -------------------------------------------------------------------------------- */

@@ -61,6 +61,9 @@ int ol_ledger_checkpoint_read(const char *path, ol_ledger_checkpoint *cp, ol_err
 /* True if cp's signature verifies under key (an Ed25519 key; only its public half is used). */
 bool ol_ledger_checkpoint_signed_by(const ol_ledger_checkpoint *cp, EVP_PKEY *key);
 
+/* All of buf to fd, retrying short writes and EINTR: 0 or -1 (errno set). */
+int ol_ledger_write_all(int fd, const char *buf, size_t n);
+
 void ol_ledger_hex(const uint8_t *b, size_t n, char *out); /* out: 2n+1 */
 int ol_ledger_unhex(const char *s, uint8_t *b, size_t n);  /* exactly 2n hex chars; 0 or -1 */
 /* Request/key ids: 1..OL_LEDGER_ID_MAX printable ASCII bytes (key ids may be empty). */
