@@ -157,9 +157,24 @@ int srv_ledger_register(ol_server *s, const srv_adapter *a, ol_err *err) {
     json_object_set_new(body, "type", json_string("adapter"));
     json_object_set_new(body, "source", json_string(a->source));
     json_object_set_new(body, "served_model", json_string(s->served_name));
-    /* one record per (name, files): a restart re-registering the same files adds nothing */
-    char rid[SRV_NAME_MAX + 80];
-    snprintf(rid, sizeof(rid), "%s@%s", a->name, a->sha256 ? a->sha256 : "unpinned");
+    /* one record per (name, files): a restart re-registering the same files adds nothing. The
+     * dedup id is SHA-256(name NUL sha256) in hex: 64 characters whatever the name's length. */
+    char rid[65] = "";
+    if (a->sha256) {
+        unsigned char h[32];
+        unsigned int hn = 0;
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        bool ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
+                  EVP_DigestUpdate(md, a->name, strlen(a->name) + 1) &&
+                  EVP_DigestUpdate(md, a->sha256, strlen(a->sha256)) &&
+                  EVP_DigestFinal_ex(md, h, &hn) && hn == 32;
+        EVP_MD_CTX_free(md);
+        if (!ok) {
+            json_decref(body);
+            return ol_err_set(err, OL_ENOMEM, "out of memory");
+        }
+        for (int i = 0; i < 32; i++) sprintf(rid + 2 * i, "%02x", h[i]);
+    }
     int64_t seq = 0;
     int rc = ol_ledger_append_wait(s->ledger, "adapter", "registry", a->sha256 ? rid : NULL, body,
                                    30000, &seq);
