@@ -19,7 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_CONC 16 /* entries of --tiny */
+#define MAX_CONC   16 /* entries of --tiny */
+#define MAX_MODELS 16 /* entries of --models */
 
 /* ---- options and the workload --------------------------------------------------------------- */
 
@@ -32,6 +33,8 @@ typedef struct options {
     uint64_t seed;
     const char *tiny_prompt;
     bool no_gen;
+    const char *models[MAX_MODELS]; /* --models: request i asks for models[i % n_models] */
+    int n_models;
 } options;
 
 /* One request of the closed loop. Prompts are token ids (gen) or text (tiny). */
@@ -41,7 +44,8 @@ typedef struct item {
     const char *text;
     int max_tokens;
     bool stream;
-    char *body; /* HTTP: the JSON body, built before the clock starts */
+    char *body;        /* HTTP: the JSON body, built before the clock starts */
+    const char *model; /* HTTP: `model` (NULL: the served base model) */
 } item;
 
 /* What one request did, seen from the client. */
@@ -100,6 +104,23 @@ static double cpu_stat(const char *dir) {
     if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
         return 0;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Busy CPU seconds of the whole machine (/proc/stat: all but idle and iowait), 0 if unknown:
+ * with the serving process's own CPU it tells a run that lost cores to other work from one
+ * whose server was waiting. */
+static double cpu_machine(void) {
+    FILE *f = fopen("/proc/stat", "r");
+    unsigned long long v[8] = {0};
+    int n = f ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                       &v[4], &v[5], &v[6], &v[7])
+              : 0;
+    if (f) fclose(f);
+    if (n < 5) return 0;
+    unsigned long long busy = 0;
+    for (int i = 0; i < 8; i++)
+        if (i != 3 && i != 4) busy += v[i];
+    return (double)busy / (double)sysconf(_SC_CLK_TCK);
 }
 
 static double cpu_pid(int pid) {
@@ -298,6 +319,7 @@ typedef struct loop {
     atomic_int next; /* next request index */
     atomic_llong tokens, done, errors;
     double *ttft; /* [n_run] */
+    double *lat;  /* [n_run]: submit -> last byte / on_done (NAN: failed) */
     uint64_t t_last;
     pthread_mutex_t mu;
     client **clients; /* one per stream; closed after the CPU is read (keeps the server's
@@ -310,11 +332,13 @@ static void *loop_thread(void *arg) {
     client *c = L->clients[atomic_fetch_add(&L->next_client, 1)];
     for (int i; (i = atomic_fetch_add(&L->next, 1)) < L->n_run;) {
         outcome o;
+        const uint64_t t_req = now_ns();
         L->be->request(c, &L->items[i % L->n_items], &o);
         const uint64_t t = now_ns();
         atomic_fetch_add(&L->tokens, o.n_generated);
         atomic_fetch_add(o.ok ? &L->done : &L->errors, 1);
         L->ttft[i] = o.ttft_s;
+        L->lat[i] = o.ok ? (double)(t - t_req) / 1e9 : NAN;
         pthread_mutex_lock(&L->mu);
         if (t > L->t_last) L->t_last = t;
         pthread_mutex_unlock(&L->mu);
@@ -324,23 +348,49 @@ static void *loop_thread(void *arg) {
 
 typedef struct result {
     long long tokens, done, errors;
-    double wall_s, ttft_p50;
+    double wall_s, ttft_p50, ttft_p99, lat_p50, lat_p99; /* percentiles: nearest rank */
     double cpu_self, cpu_server; /* cores busy: this process, the server (0 in-process) */
     double cpu_s;                /* CPU seconds of the serving process: this one or the server */
     double cpu_conn;             /* cores busy in the server's connection threads (HTTP layer) */
+    double cpu_machine;          /* cores busy on the whole machine */
+    double cpu_writers;          /* cores busy in server threads that wrote files (the ledger) */
 } result;
 
 /* The server's threads (task ids) before a run; the threads that appear during it are the
  * connection threads (libmicrohttpd: one per connection), whose CPU is the HTTP layer's. */
 typedef struct tasks {
     int *tid;
+    double *cpu, *wbytes; /* per thread: CPU seconds (schedstat), write_bytes of /proc/.../io */
     int n;
 } tasks;
 
-static bool tasks_has(const tasks *t, int tid) {
+static int tasks_find(const tasks *t, int tid) {
     for (int i = 0; i < t->n; i++)
-        if (t->tid[i] == tid) return true;
-    return false;
+        if (t->tid[i] == tid) return i;
+    return -1;
+}
+
+static bool tasks_has(const tasks *t, int tid) {
+    return tasks_find(t, tid) >= 0;
+}
+
+/* CPU seconds of a thread (schedstat: ns on the CPU) and the bytes it sent toward storage
+ * (write_bytes of io: files, not sockets); 0 when unreadable. */
+static void task_stat(int pid, int tid, double *cpu, double *wbytes) {
+    char tp[96];
+    unsigned long long ns = 0, wb = 0;
+    snprintf(tp, sizeof(tp), "/proc/%d/task/%d/schedstat", pid, tid);
+    FILE *f = fopen(tp, "r");
+    if (f && fscanf(f, "%llu", &ns) != 1) ns = 0;
+    if (f) fclose(f);
+    snprintf(tp, sizeof(tp), "/proc/%d/task/%d/io", pid, tid);
+    if ((f = fopen(tp, "r"))) {
+        char line[128];
+        while (fgets(line, sizeof(line), f))
+            if (sscanf(line, "write_bytes: %llu", &wb) == 1) break;
+        fclose(f);
+    }
+    *cpu = (double)ns / 1e9, *wbytes = (double)wb;
 }
 
 /* CPU seconds of pid's threads not in `before` (when `before` is NULL: fills `into`). */
@@ -354,6 +404,9 @@ static double tasks_scan(int pid, const tasks *before, tasks *into) {
         if (tid <= 0) continue;
         if (into) {
             into->tid = realloc(into->tid, (size_t)(into->n + 1) * sizeof(int));
+            into->cpu = realloc(into->cpu, (size_t)(into->n + 1) * sizeof(double));
+            into->wbytes = realloc(into->wbytes, (size_t)(into->n + 1) * sizeof(double));
+            task_stat(pid, tid, &into->cpu[into->n], &into->wbytes[into->n]);
             into->tid[into->n++] = tid;
         } else if (!tasks_has(before, tid)) {
             /* schedstat: ns on the CPU, exact (stat's clock ticks round a short-lived
@@ -370,9 +423,35 @@ static double tasks_scan(int pid, const tasks *before, tasks *into) {
     return sum;
 }
 
+/* CPU seconds, since `before`, of pid's threads (other than the main one) that existed then and
+ * wrote to files since: the server's storage writers (with the usage ledger on, its thread). */
+static double tasks_writers(int pid, const tasks *before) {
+    double sum = 0;
+    for (int i = 0; i < before->n; i++) {
+        double cpu, wb;
+        if (before->tid[i] == pid) continue;
+        task_stat(pid, before->tid[i], &cpu, &wb);
+        if (wb > before->wbytes[i] && cpu > before->cpu[i]) sum += cpu - before->cpu[i];
+    }
+    return sum;
+}
+
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* Percentiles p (0..1, nearest rank) of the non-NAN values of v[n] (sorted in place). */
+static void pctl(double *v, int n, double p50_p99[2]) {
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (!isnan(v[i])) v[k++] = v[i];
+    qsort(v, (size_t)k, sizeof(double), cmp_d);
+    const double ps[2] = {0.50, 0.99};
+    for (int j = 0; j < 2; j++) {
+        int r = (int)ceil(ps[j] * k);
+        p50_p99[j] = k ? v[r < 1 ? 0 : r - 1] : NAN;
+    }
 }
 
 /* n_conc streams over items: n_run requests; the clock stops at the last answer. */
@@ -381,35 +460,39 @@ static result run_loop(const options *o, const backend *be, const item *items, i
     loop L = {.be = be, .items = items, .n_items = n_items, .n_run = n_run};
     pthread_mutex_init(&L.mu, NULL);
     L.ttft = calloc((size_t)n_run, sizeof(double));
+    L.lat = calloc((size_t)n_run, sizeof(double));
     pthread_t *th = calloc((size_t)n_conc, sizeof(*th));
     L.clients = calloc((size_t)n_conc, sizeof(client *));
     for (int i = 0; i < n_conc; i++) L.clients[i] = be->open(be->ctx);
     tasks before = {0};
     tasks_scan(o->server_pid, NULL, &before);
-    const double c0 = cpu_self(), s0 = cpu_pid(o->server_pid);
+    const double c0 = cpu_self(), s0 = cpu_pid(o->server_pid), m0 = cpu_machine();
     const uint64_t t0 = now_ns();
     for (int i = 0; i < n_conc; i++) pthread_create(&th[i], NULL, loop_thread, &L);
     for (int i = 0; i < n_conc; i++) pthread_join(th[i], NULL);
     /* read before the clients close: their connection threads end with the connections */
-    const double c1 = cpu_self(), s1 = cpu_pid(o->server_pid);
+    const double c1 = cpu_self(), s1 = cpu_pid(o->server_pid), m1 = cpu_machine();
     const double conn = tasks_scan(o->server_pid, &before, NULL);
+    const double writers = tasks_writers(o->server_pid, &before);
     const double w = (double)(now_ns() - t0) / 1e9;
     for (int i = 0; i < n_conc; i++) be->close(L.clients[i]);
     free(L.clients);
-    free(before.tid);
+    free(before.tid), free(before.cpu), free(before.wbytes);
     result r = {.tokens = L.tokens, .done = L.done, .errors = L.errors};
     r.wall_s = (double)(L.t_last - t0) / 1e9;
     r.cpu_self = (c1 - c0) / w; /* cores busy */
     r.cpu_server = o->server_pid > 0 ? (s1 - s0) / w : 0;
     r.cpu_s = o->server_pid > 0 ? s1 - s0 : c1 - c0;
     r.cpu_conn = conn / w;
-    r.ttft_p50 = NAN;
-    int k = 0;
-    for (int i = 0; i < n_run; i++)
-        if (!isnan(L.ttft[i])) L.ttft[k++] = L.ttft[i];
-    qsort(L.ttft, (size_t)k, sizeof(double), cmp_d);
-    if (k) r.ttft_p50 = L.ttft[k / 2];
+    r.cpu_writers = writers / w;
+    r.cpu_machine = (m1 - m0) / w;
+    double q[2];
+    pctl(L.ttft, n_run, q);
+    r.ttft_p50 = q[0], r.ttft_p99 = q[1];
+    pctl(L.lat, n_run, q);
+    r.lat_p50 = q[0], r.lat_p99 = q[1];
     free(L.ttft);
+    free(L.lat);
     free(th);
     pthread_mutex_destroy(&L.mu);
     return r;
@@ -418,6 +501,7 @@ static result run_loop(const options *o, const backend *be, const item *items, i
 /* ---- HTTP bodies -------------------------------------------------------------------------- */
 
 static char *body_of(const item *it, const char *model) {
+    if (it->model) model = it->model;
     json_t *p;
     if (it->toks) {
         p = json_array();
@@ -455,12 +539,69 @@ static char *served_model(const char *base) {
     return name;
 }
 
+/* Series of the server's GET /metrics (Prometheus text) whose growth over a run this bench
+ * reports when they exist: the usage ledger's records and group commits, and the request
+ * duration histograms (until the last byte / from submit until the engine is done), whose mean
+ * difference is the time a request spends in the server after the engine has finished it
+ * (with the ledger on, the wait for its record's commit is in it). */
+enum { SC_RECORDS, SC_COMMITS, SC_DUR_SUM, SC_DUR_N, SC_E2E_SUM, SC_E2E_N, SC_STEPS, N_SCRAPED };
+static const char *const SCRAPED[N_SCRAPED] = {
+    "openlora_ledger_records_total",
+    "openlora_ledger_commits_total",
+    "openlora_http_request_duration_seconds_sum{endpoint=\"completions\"}",
+    "openlora_http_request_duration_seconds_count{endpoint=\"completions\"}",
+    "openlora_e2e_request_latency_seconds_sum",
+    "openlora_e2e_request_latency_seconds_count",
+    "openlora_engine_steps_total"};
+
+/* v[k] = the value of SCRAPED[k], NAN where absent or unreachable. */
+static void scrape(const char *base, double v[N_SCRAPED]) {
+    for (int k = 0; k < N_SCRAPED; k++) v[k] = NAN;
+    if (!base) return;
+    char url[512];
+    snprintf(url, sizeof(url), "%s/metrics", base);
+    client *c = http_open(url);
+    c->out = &(outcome){0};
+    curl_easy_setopt(c->curl, CURLOPT_URL, url);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, http_write);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
+    long status = 0;
+    if (curl_easy_perform(c->curl) == CURLE_OK &&
+        !curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status) && status == 200 && c->buf) {
+        c->buf[c->len] = 0;
+        for (char *line = c->buf; line && *line;) {
+            for (int k = 0; k < N_SCRAPED; k++) {
+                const size_t n = strlen(SCRAPED[k]);
+                if (!strncmp(line, SCRAPED[k], n) && line[n] == ' ')
+                    v[k] = strtod(line + n + 1, NULL);
+            }
+            line = strchr(line, '\n');
+            if (line) line++;
+        }
+    }
+    http_close(c);
+}
+
+/* RESULT lines of what grew between a and b (present series only). */
+static void report_scraped(const char *what, const double a[N_SCRAPED], const double b[N_SCRAPED]) {
+    double d[N_SCRAPED];
+    for (int k = 0; k < N_SCRAPED; k++) d[k] = b[k] - a[k];
+    if (!isnan(d[SC_RECORDS])) printf("RESULT %s_ledger_records=%.0f\n", what, d[SC_RECORDS]);
+    if (!isnan(d[SC_COMMITS])) printf("RESULT %s_ledger_commits=%.0f\n", what, d[SC_COMMITS]);
+    if (!isnan(d[SC_STEPS])) printf("RESULT %s_engine_steps=%.0f\n", what, d[SC_STEPS]);
+    if (d[SC_DUR_N] > 0 && d[SC_E2E_N] > 0) /* NAN compares false */
+        printf("RESULT %s_after_engine_ms=%.3f\n", what,
+               (d[SC_DUR_SUM] / d[SC_DUR_N] - d[SC_E2E_SUM] / d[SC_E2E_N]) * 1e3);
+}
+
 /* ---- main --------------------------------------------------------------------------------- */
 
 static void usage(void) {
     fprintf(stderr, "usage: bench_http (-m MODEL | --url http://HOST:PORT [--server-pid PID])\n"
                     "       [-t 2] [--streams 32] [-n 256] [--max-tokens 64] [--tiny 32,64]\n"
-                    "       [--tiny-rounds 10] [--seed 1] [--no-gen]\n");
+                    "       [--tiny-rounds 10] [--seed 1] [--no-gen] [--models NAME,...]\n"
+                    "--models (HTTP only): request i asks for the i-th name, round robin\n"
+                    "(adapters; `base` = the served model)\n");
     exit(2);
 }
 
@@ -500,7 +641,13 @@ static void parse(options *o, int argc, char **argv) {
             o->tiny_rounds = atoi(v);
         else if (!strcmp(a, "--seed"))
             o->seed = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--tiny")) {
+        else if (!strcmp(a, "--models")) {
+            char *d = strdup(v), *save = NULL; /* kept: o->models points into it */
+            o->n_models = 0;
+            for (char *t = strtok_r(d, ",", &save); t && o->n_models < MAX_MODELS;
+                 t = strtok_r(NULL, ",", &save))
+                o->models[o->n_models++] = strcmp(t, "base") ? t : NULL;
+        } else if (!strcmp(a, "--tiny")) {
             char *d = strdup(v), *save = NULL;
             o->n_tiny = 0;
             for (char *t = strtok_r(d, ",", &save); t && o->n_tiny < MAX_CONC;
@@ -511,7 +658,7 @@ static void parse(options *o, int argc, char **argv) {
             usage();
     }
     if (!o->model_path == !o->url || o->streams < 1 || o->n_req < 1 || o->max_tokens < 1 ||
-        o->tiny_rounds < 1)
+        o->tiny_rounds < 1 || (o->n_models && !o->url))
         usage();
 }
 
@@ -533,16 +680,19 @@ static ol_engine *make_engine(const options *o) {
 }
 
 static void report(const char *what, const result *r, bool http) {
-    char ttft[32] = "-";
+    char ttft[32] = "-", lat[48] = "-";
     if (!isnan(r->ttft_p50)) snprintf(ttft, sizeof(ttft), "%.0f ms", r->ttft_p50 * 1e3);
-    printf("%-22s %5lld req %6lld tok %6.2f s %8.1f tok/s %7.1f req/s  ttft p50 %8s  cpu ", what,
-           r->done, r->tokens, r->wall_s, (double)r->tokens / r->wall_s,
-           (double)r->done / r->wall_s, ttft);
+    if (!isnan(r->lat_p50))
+        snprintf(lat, sizeof(lat), "%.0f/%.0f ms", r->lat_p50 * 1e3, r->lat_p99 * 1e3);
+    printf("%-22s %5lld req %6lld tok %6.2f s %8.1f tok/s %7.1f req/s  ttft p50 %8s  "
+           "latency p50/p99 %13s  cpu ",
+           what, r->done, r->tokens, r->wall_s, (double)r->tokens / r->wall_s,
+           (double)r->done / r->wall_s, ttft, lat);
     if (http)
-        printf("client %.2f server %.2f (HTTP threads %.3f)\n", r->cpu_self, r->cpu_server,
-               r->cpu_conn);
+        printf("client %.2f server %.2f (HTTP threads %.3f) machine %.2f\n", r->cpu_self,
+               r->cpu_server, r->cpu_conn, r->cpu_machine);
     else
-        printf("process %.2f\n", r->cpu_self);
+        printf("process %.2f machine %.2f\n", r->cpu_self, r->cpu_machine);
     if (r->errors) printf("  !! %lld requests failed\n", r->errors);
     fflush(stdout);
 }
@@ -570,40 +720,81 @@ int main(int argc, char **argv) {
     item *gen = calloc((size_t)o.n_req, sizeof(item)),
          *warm = calloc((size_t)o.n_req, sizeof(item));
     for (int i = 0; i < o.n_req; i++) {
-        gen[i] = (item){prompts[i], lens[i], NULL, o.max_tokens, true, NULL};
+        const char *m = o.n_models ? o.models[i % o.n_models] : NULL;
+        gen[i] = (item){prompts[i], lens[i], NULL, o.max_tokens, true, NULL, m};
         const int w = o.n_req + i % o.streams;
-        warm[i] = (item){prompts[w], lens[w], NULL, 4, true, NULL};
+        warm[i] = (item){prompts[w], lens[w], NULL, 4, true, NULL, m};
         if (o.http) gen[i].body = body_of(&gen[i], model), warm[i].body = body_of(&warm[i], model);
     }
-    item tiny = {NULL, 0, o.tiny_prompt, 1, false, NULL};
-    if (o.http) tiny.body = body_of(&tiny, model);
+    /* 1-token requests: one item per model of --models (the base model without) */
+    const int n_tiny_items = o.n_models ? o.n_models : 1;
+    item tiny[MAX_MODELS];
+    for (int k = 0; k < n_tiny_items; k++) {
+        tiny[k] = (item){NULL, 0, o.tiny_prompt, 1, false, NULL, o.n_models ? o.models[k] : NULL};
+        if (o.http) tiny[k].body = body_of(&tiny[k], model);
+    }
+    double m0[N_SCRAPED], m1[N_SCRAPED];
 
     if (!o.no_gen) {
         run_loop(&o, &be, warm, o.n_req, o.streams, o.streams); /* warm-up: one round */
+        scrape(o.url, m0);
         result r = run_loop(&o, &be, gen, o.n_req, o.n_req, o.streams);
+        scrape(o.url, m1);
         char what[64];
         snprintf(what, sizeof(what), "%s gen x%d", side, o.streams);
         report(what, &r, o.http);
         printf("RESULT %s_gen_tok_s=%.2f\n", side, (double)r.tokens / r.wall_s);
         printf("RESULT %s_gen_tok_cpu=%.2f\n", side, (double)r.tokens / r.cpu_s);
+        printf("RESULT %s_gen_req_s=%.2f\n", side, (double)r.done / r.wall_s);
+        printf("RESULT %s_gen_wall_s=%.3f\n", side, r.wall_s);
+        printf("RESULT %s_gen_ttft_p50_ms=%.1f\n", side, r.ttft_p50 * 1e3);
+        printf("RESULT %s_gen_ttft_p99_ms=%.1f\n", side, r.ttft_p99 * 1e3);
+        printf("RESULT %s_gen_lat_p50_ms=%.1f\n", side, r.lat_p50 * 1e3);
+        printf("RESULT %s_gen_lat_p99_ms=%.1f\n", side, r.lat_p99 * 1e3);
+        printf("RESULT %s_gen_errors=%lld\n", side, r.errors);
+        printf("RESULT %s_gen_server_cores=%.3f\n", side, o.http ? r.cpu_server : r.cpu_self);
+        printf("RESULT %s_gen_machine_cores=%.3f\n", side, r.cpu_machine);
+        if (o.http) {
+            printf("RESULT http_gen_conn_cores=%.4f\n", r.cpu_conn);
+            printf("RESULT http_gen_writer_cores=%.4f\n", r.cpu_writers);
+        }
         if (o.http) printf("RESULT http_gen_conn_share=%.4f\n", r.cpu_conn / r.cpu_server);
+        report_scraped("http_gen", m0, m1);
         if (r.errors || r.tokens != (long long)o.n_req * o.max_tokens)
             printf("  !! expected %lld tokens\n", (long long)o.n_req * o.max_tokens);
     }
     for (int k = 0; k < o.n_tiny; k++) {
         const int c = o.tiny[k];
-        run_loop(&o, &be, &tiny, 1, c, c); /* warm-up: one round */
-        result r = run_loop(&o, &be, &tiny, 1, o.tiny_rounds * c, c);
+        run_loop(&o, &be, tiny, n_tiny_items, c, c); /* warm-up: one round */
+        scrape(o.url, m0);
+        result r = run_loop(&o, &be, tiny, n_tiny_items, o.tiny_rounds * c, c);
+        scrape(o.url, m1);
         char what[64];
         snprintf(what, sizeof(what), "%s 1-token x%d", side, c);
         report(what, &r, o.http);
         printf("RESULT %s_tiny_%d_req_s=%.2f\n", side, c, (double)r.done / r.wall_s);
         printf("RESULT %s_tiny_%d_req_cpu=%.2f\n", side, c, (double)r.done / r.cpu_s);
+        printf("RESULT %s_tiny_%d_tok_s=%.2f\n", side, c, (double)r.tokens / r.wall_s);
+        printf("RESULT %s_tiny_%d_wall_s=%.3f\n", side, c, r.wall_s);
+        printf("RESULT %s_tiny_%d_lat_p50_ms=%.1f\n", side, c, r.lat_p50 * 1e3);
+        printf("RESULT %s_tiny_%d_lat_p99_ms=%.1f\n", side, c, r.lat_p99 * 1e3);
+        printf("RESULT %s_tiny_%d_errors=%lld\n", side, c, r.errors);
+        printf("RESULT %s_tiny_%d_server_cores=%.3f\n", side, c,
+               o.http ? r.cpu_server : r.cpu_self);
+        printf("RESULT %s_tiny_%d_machine_cores=%.3f\n", side, c, r.cpu_machine);
+        if (o.http) {
+            printf("RESULT http_tiny_%d_conn_cores=%.4f\n", c, r.cpu_conn);
+            printf("RESULT http_tiny_%d_writer_cores=%.4f\n", c, r.cpu_writers);
+        }
+        char key[64];
+        snprintf(key, sizeof(key), "http_tiny_%d", c);
+        report_scraped(key, m0, m1);
     }
     fflush(stdout);
     for (int i = 0; i < o.n_req; i++) free(gen[i].body), free(warm[i].body);
     for (int i = 0; i < o.n_req + o.streams; i++) free(prompts[i]);
-    free(prompts), free(lens), free(gen), free(warm), free(tiny.body), free(model);
+    for (int k = 0; k < n_tiny_items; k++) free(tiny[k].body);
+    free(prompts), free(lens), free(gen), free(warm), free(model);
     ol_engine_destroy(eng);
     if (o.http) curl_global_cleanup();
     return 0;
