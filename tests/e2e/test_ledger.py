@@ -466,7 +466,7 @@ class Suite:
         verify_fail = None
         t0 = time.monotonic()
         try:
-            while n_kills < 32 and time.monotonic() < hard_deadline:
+            while n_kills < 24 and time.monotonic() < hard_deadline:
                 time.sleep(rng.uniform(0.2, 1.5))
                 if n_kills % 3 == 2:
                     fired.clear()
