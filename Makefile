@@ -51,7 +51,7 @@ test-asan: build-asan model
 # threaded code (worker pool, parallel kernels, attention) under ThreadSanitizer
 test-tsan: build-tsan
 	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir $(BUILD_TSAN) --output-on-failure \
-		-R '$(shell echo $(TSAN_TESTS) | tr ' ' '|')'
+		-R '/($(shell echo $(TSAN_TESTS) | tr ' ' '|'))$$'
 
 fuzz: build-asan
 	tests/fuzz/run_fuzz.sh 15
