@@ -284,7 +284,6 @@ ol_ledger *ol_ledger_open(const ol_ledger_config *c, ol_err *err) {
     if (ol_ledger_store_open(l->url, false, &l->st, err)) goto fail;
     if (c->key_path && !(l->key = ol_ledger_key_load_or_create(c->key_path, err))) goto fail;
     if (l->st.head(l->st.ctx, &l->stats.head_seq, l->head_hash, err)) goto fail;
-    l->stats.healthy = true;
     if (pthread_create(&l->thread, NULL, ledger_main, l)) {
         ol_err_set(err, OL_ENOMEM, "ledger: cannot start its thread");
         goto fail;

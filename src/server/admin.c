@@ -47,6 +47,7 @@ static void adapter_free(srv_adapter *a) {
     free(a->source);
     free(a->meta);
     free(a->sha256);
+    json_decref(a->attrib);
     free(a);
 }
 
@@ -95,7 +96,8 @@ static int adapter_add(ol_server *s, srv_adapter *a, const char *resolved, const
         return rc;
     }
     a->created = srv_unix_time();
-    if ((rc = srv_ledger_register(s, a, err))) {
+    if (!(a->attrib = srv_adapter_attribution(a))) rc = ol_err_set(err, OL_ENOMEM, "out of memory");
+    if (rc || (rc = srv_ledger_register(s, a, err))) {
         ol_engine_adapter_unregister(s->eng, a->name, NULL);
         adapter_free(a);
         return rc;

@@ -37,6 +37,7 @@ typedef struct srv_key {
 typedef struct srv_adapter {
     char *name, *source, *meta; /* meta: compact JSON object text or NULL */
     char *sha256;               /* digest of the files (srv_source_sha256) or the pinned one */
+    json_t *attrib;             /* srv_adapter_attribution, made once at registration */
     uint64_t version;
     int64_t created; /* unix seconds */
     struct srv_adapter *next;
@@ -157,6 +158,9 @@ void srv_key_id(const srv_key *k, char out[SRV_KEY_ID_MAX]);
 /* SHA-256 identifying a local adapter source: a PEFT directory's config and weights files
  * (each name NUL-terminated, then its bytes), or a file's bytes. 0, or -1 if unreadable. */
 int srv_source_sha256(const char *path, char hex[65]);
+/* {name, version, sha256, owner, contributors, datanet, license} of a registered adapter, from
+ * its metadata (parsed here, once per registration). NULL on out of memory. */
+json_t *srv_adapter_attribution(const srv_adapter *a);
 /* Attribution of the adapters of a request as registered now: [{name, version, sha256, owner,
  * contributors, datanet, license, weight}]. */
 json_t *srv_usage_adapters(ol_server *s, const ol_adapter_weight *w, int n);

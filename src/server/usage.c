@@ -49,15 +49,32 @@ static int digest_file(EVP_MD_CTX *md, const char *path) {
     return n < 0 ? -1 : 0;
 }
 
+/* Finish md into 64 lowercase hex digits; frees md. 0 or -1. */
+static int digest_hex(EVP_MD_CTX *md, char hex[65]) {
+    unsigned char h[32];
+    unsigned int n = 0;
+    const bool ok = EVP_DigestFinal_ex(md, h, &n) && n == 32;
+    EVP_MD_CTX_free(md);
+    if (!ok) return -1;
+    for (int i = 0; i < 32; i++) sprintf(hex + 2 * i, "%02x", h[i]);
+    return 0;
+}
+
+static EVP_MD_CTX *digest_new(void) {
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (md && !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+        EVP_MD_CTX_free(md);
+        md = NULL;
+    }
+    return md;
+}
+
 int srv_source_sha256(const char *path, char hex[65]) {
     static const char *const files[] = {"adapter_config.json", "adapter_model.safetensors"};
     struct stat st;
     if (stat(path, &st)) return -1;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
-        EVP_MD_CTX_free(md);
-        return -1;
-    }
+    EVP_MD_CTX *md = digest_new();
+    if (!md) return -1;
     int rc = 0;
     if (S_ISDIR(st.st_mode)) {
         /* a PEFT directory: each weight-bearing file, named, in a fixed order */
@@ -70,14 +87,11 @@ int srv_source_sha256(const char *path, char hex[65]) {
     } else {
         rc = digest_file(md, path);
     }
-    unsigned char h[32];
-    unsigned int n = 0;
-    if (!rc && EVP_DigestFinal_ex(md, h, &n) && n == 32)
-        for (int i = 0; i < 32; i++) sprintf(hex + 2 * i, "%02x", h[i]);
-    else
-        rc = -1;
-    EVP_MD_CTX_free(md);
-    return rc;
+    if (rc) {
+        EVP_MD_CTX_free(md);
+        return -1;
+    }
+    return digest_hex(md, hex);
 }
 
 /* Contributors as registered, normalized to [{"id", "share"}] (openlora.json may say "name"). */
@@ -100,8 +114,7 @@ static json_t *str_or_null(json_t *meta, const char *k) {
     return json_is_string(v) ? json_incref(v) : json_null();
 }
 
-/* {name, version, sha256, owner, contributors, datanet, license} of a registered adapter. */
-static json_t *attribution(const srv_adapter *a) {
+json_t *srv_adapter_attribution(const srv_adapter *a) {
     json_t *meta = a->meta ? json_loads(a->meta, 0, NULL) : NULL;
     json_t *j = json_pack("{s:s,s:I,s:o,s:o,s:o,s:o,s:o}", "name", a->name, "version",
                           (json_int_t)a->version, "sha256",
@@ -119,7 +132,7 @@ json_t *srv_usage_adapters(ol_server *s, const ol_adapter_weight *w, int n) {
         json_t *j = NULL;
         for (const srv_adapter *a = s->adapters; a; a = a->next)
             if (!strcmp(a->name, w[i].name)) {
-                j = attribution(a);
+                j = json_deep_copy(a->attrib); /* built once, at registration */
                 break;
             }
         if (!j) j = json_pack("{s:s}", "name", w[i].name); /* unregistered meanwhile */
@@ -149,9 +162,7 @@ json_t *srv_usage_body(const srv_usage *u) {
 
 int srv_ledger_register(ol_server *s, const srv_adapter *a, ol_err *err) {
     if (!s->ledger) return 0;
-    pthread_mutex_lock(&s->ad_mu);
-    json_t *body = attribution(a);
-    pthread_mutex_unlock(&s->ad_mu);
+    json_t *body = json_deep_copy(a->attrib);
     if (!body) return ol_err_set(err, OL_ENOMEM, "out of memory");
     json_object_set_new(body, "v", json_integer(1));
     json_object_set_new(body, "type", json_string("adapter"));
@@ -161,19 +172,14 @@ int srv_ledger_register(ol_server *s, const srv_adapter *a, ol_err *err) {
      * dedup id is SHA-256(name NUL sha256) in hex: 64 characters whatever the name's length. */
     char rid[65] = "";
     if (a->sha256) {
-        unsigned char h[32];
-        unsigned int hn = 0;
-        EVP_MD_CTX *md = EVP_MD_CTX_new();
-        bool ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
-                  EVP_DigestUpdate(md, a->name, strlen(a->name) + 1) &&
-                  EVP_DigestUpdate(md, a->sha256, strlen(a->sha256)) &&
-                  EVP_DigestFinal_ex(md, h, &hn) && hn == 32;
-        EVP_MD_CTX_free(md);
-        if (!ok) {
+        EVP_MD_CTX *md = digest_new();
+        bool ok = md && EVP_DigestUpdate(md, a->name, strlen(a->name) + 1) &&
+                  EVP_DigestUpdate(md, a->sha256, strlen(a->sha256));
+        if (!ok) EVP_MD_CTX_free(md);
+        if (!ok || digest_hex(md, rid)) { /* digest_hex frees md */
             json_decref(body);
             return ol_err_set(err, OL_ENOMEM, "out of memory");
         }
-        for (int i = 0; i < 32; i++) sprintf(rid + 2 * i, "%02x", h[i]);
     }
     int64_t seq = 0;
     int rc = ol_ledger_append_wait(s->ledger, "adapter", "registry", a->sha256 ? rid : NULL, body,
